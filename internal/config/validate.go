@@ -1,0 +1,398 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+const (
+	// minRequestLine is the smallest allowed server.max_request_line.
+	minRequestLine = 256
+	// maxHeaderBytesLimit is the largest allowed server.max_header_bytes.
+	maxHeaderBytesLimit = 1 << 20
+	// maxHeaderCountLimit is the largest allowed server.max_header_count.
+	maxHeaderCountLimit = 1000
+	// maxIdleLimit is the largest allowed upstreams[].max_idle_per_backend.
+	maxIdleLimit = 100000
+)
+
+// validator collects the problems Validate finds.
+type validator struct {
+	c    *Config
+	file string
+	errs Errors
+}
+
+// errorf records a problem at path, on the line path (or its nearest parent) was written on.
+func (v *validator) errorf(path, format string, args ...any) {
+	v.errs = append(v.errs, &Error{File: v.file, Line: lineOf(v.c.Lines, path), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks a decoded and defaulted config and returns every problem it finds, sorted by
+// line, or nil when there are none. It only reads c: it has no side effects and does no I/O.
+func Validate(c *Config) Errors {
+	v := &validator{c: c, file: fileName(c.Source)}
+	v.listeners()
+	v.server()
+	if c.AccessLog.Output == "" {
+		v.errorf("access_log.output", "output must not be empty; write stdout, stderr, off or a file path")
+	}
+	v.forwarded()
+	v.routes()
+	v.upstreams()
+	if len(v.errs) == 0 {
+		return nil
+	}
+	v.errs.sort()
+	return v.errs
+}
+
+func (v *validator) listeners() {
+	if len(v.c.Listeners) == 0 {
+		v.errorf("listeners", "at least one listener is required; add one such as listeners: [{address: \"127.0.0.1:8080\"}]")
+		return
+	}
+	seen := map[string]int{}
+	for i, l := range v.c.Listeners {
+		p := fmt.Sprintf("listeners[%d].address", i)
+		if l.Address == "" {
+			v.errorf(p, "address is required; write host:port such as 127.0.0.1:8080 or :80")
+			continue
+		}
+		host, port, err := net.SplitHostPort(l.Address)
+		if err != nil {
+			v.errorf(p, "invalid address %q: write host:port such as 127.0.0.1:8080, :80 or [::1]:8080", l.Address)
+			continue
+		}
+		if msg := checkPort(port); msg != "" {
+			v.errorf(p, "invalid address %q: %s", l.Address, msg)
+			continue
+		}
+		if host != "" {
+			if msg := checkHost(host); msg != "" {
+				v.errorf(p, "invalid address %q: %s", l.Address, msg)
+				continue
+			}
+		}
+		n, _ := strconv.Atoi(port)
+		key := net.JoinHostPort(strings.ToLower(host), strconv.Itoa(n))
+		if first, dup := seen[key]; dup {
+			v.errorf(p, "address %q is already used by listeners[%d]; each listener needs its own address", l.Address, first)
+			continue
+		}
+		seen[key] = i
+	}
+}
+
+// checkPort is "" when port is a decimal number from 1 to 65535, else what is wrong with it.
+func checkPort(port string) string {
+	if port == "" {
+		return "the port is missing; write a port number from 1 to 65535"
+	}
+	for _, r := range port {
+		if r < '0' || r > '9' {
+			return fmt.Sprintf("port %q is not a number; write a port number from 1 to 65535", port)
+		}
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return fmt.Sprintf("port %s is out of range; write a port number from 1 to 65535", port)
+	}
+	return ""
+}
+
+// checkHost is "" when host is an IP address or a valid host name, else what is wrong with it.
+func checkHost(host string) string {
+	if strings.Contains(host, ":") || strings.HasPrefix(host, "[") {
+		if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")); err == nil && a.Is6() && a.Zone() == "" {
+			return ""
+		}
+		return fmt.Sprintf("%q is not a valid IPv6 address", host)
+	}
+	if strings.HasPrefix(host, "*") {
+		return fmt.Sprintf("host %q: wildcards are not supported; list each host name", host)
+	}
+	if len(host) > 253 {
+		return fmt.Sprintf("host name %q is longer than 253 characters", host[:20]+"...")
+	}
+	labels := strings.Split(host, ".")
+	if last := labels[len(labels)-1]; last != "" && strings.Trim(last, "0123456789") == "" {
+		if a, err := netip.ParseAddr(host); err != nil || !a.Is4() {
+			return fmt.Sprintf("%q is not a valid IPv4 address", host)
+		}
+		return ""
+	}
+	for _, label := range labels {
+		if label == "" || len(label) > 63 {
+			return fmt.Sprintf("host %q is not a valid host name: each dot-separated part must be 1 to 63 characters", host)
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return fmt.Sprintf("host %q is not a valid host name: use only letters, digits, '-', '_' and '.'", host)
+			}
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Sprintf("host %q is not a valid host name: a part may not start or end with '-'", host)
+		}
+	}
+	return ""
+}
+
+func (v *validator) server() {
+	s := v.c.Server
+	switch {
+	case s.MaxRequestLine < minRequestLine:
+		v.errorf("server.max_request_line", "max_request_line is %s; it must be at least %d bytes", s.MaxRequestLine, minRequestLine)
+	case s.MaxRequestLine > s.MaxHeaderBytes && s.MaxHeaderBytes > 0:
+		v.errorf("server.max_request_line", "max_request_line (%s) must not be larger than max_header_bytes (%s), which includes the request line", s.MaxRequestLine, s.MaxHeaderBytes)
+	}
+	switch {
+	case s.MaxHeaderBytes <= 0:
+		v.errorf("server.max_header_bytes", "max_header_bytes must be greater than 0; write a size such as 32KiB")
+	case s.MaxHeaderBytes > maxHeaderBytesLimit:
+		v.errorf("server.max_header_bytes", "max_header_bytes is %s; it must be at most 1MiB", s.MaxHeaderBytes)
+	}
+	if s.MaxHeaderCount < 1 || s.MaxHeaderCount > maxHeaderCountLimit {
+		v.errorf("server.max_header_count", "max_header_count is %d; it must be from 1 to %d", s.MaxHeaderCount, maxHeaderCountLimit)
+	}
+	if s.MaxConnections < 1 {
+		v.errorf("server.max_connections", "max_connections is %d; it must be at least 1", s.MaxConnections)
+	}
+	t := s.Timeouts
+	for _, f := range []struct {
+		name string
+		d    Duration
+	}{
+		{"client_header", t.ClientHeader},
+		{"client_body_idle", t.ClientBodyIdle},
+		{"client_write_idle", t.ClientWriteIdle},
+		{"keepalive_idle", t.KeepAliveIdle},
+		{"upstream_connect", t.UpstreamConnect},
+		{"upstream_header", t.UpstreamHeader},
+		{"upstream_body_idle", t.UpstreamBodyIdle},
+		{"shutdown_drain", t.ShutdownDrain},
+	} {
+		if f.d <= 0 {
+			v.errorf("server.timeouts."+f.name, "%s must be greater than 0; %s", f.name, durationHint)
+		}
+	}
+}
+
+func (v *validator) forwarded() {
+	f := v.c.Forwarded
+	switch f.Policy {
+	case "append", "replace", "off":
+	default:
+		v.errorf("forwarded.policy", "unknown policy %q; write append, replace or off", f.Policy)
+	}
+	for i, s := range f.TrustedProxies {
+		if _, msg := parseTrusted(s); msg != "" {
+			v.errorf(fmt.Sprintf("forwarded.trusted_proxies[%d]", i), "%s", msg)
+		}
+	}
+}
+
+// parseTrusted parses a trusted proxy entry, a CIDR or a bare IP address (which means /32 or
+// /128). The message is "" on success, else what is wrong.
+func parseTrusted(s string) (netip.Prefix, string) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Sprintf("invalid CIDR %q: write an address range such as 10.0.0.0/8 or fd00::/8, or a single address", s)
+		}
+		return p.Masked(), ""
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Sprintf("invalid address %q: write an IP address such as 10.0.0.1 or ::1, or a CIDR such as 10.0.0.0/8", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), ""
+}
+
+func (v *validator) routes() {
+	c := v.c
+	if len(c.Routes) == 0 {
+		v.errorf("routes", "at least one route is required; add one under routes: with an upstream or a respond")
+		return
+	}
+	var upstreamNames []string
+	for _, u := range c.Upstreams {
+		if u.Name != "" {
+			upstreamNames = append(upstreamNames, u.Name)
+		}
+	}
+	names := map[string]int{}
+	for i, r := range c.Routes {
+		p := fmt.Sprintf("routes[%d]", i)
+		if first, dup := names[r.Name]; dup {
+			v.errorf(p+".name", "route name %q is already used by routes[%d]; route names must be unique", r.Name, first)
+		} else {
+			names[r.Name] = i
+		}
+		switch {
+		case r.Upstream != "" && r.Respond != nil:
+			v.errorf(p, "route %q has both upstream and respond; keep one of them", r.Name)
+		case r.Upstream == "" && r.Respond == nil:
+			v.errorf(p, "route %q has neither upstream nor respond; add upstream: NAME to forward, or respond: to answer directly", r.Name)
+		case r.Upstream != "" && c.Upstream(r.Upstream) == nil:
+			if len(upstreamNames) == 0 {
+				v.errorf(p+".upstream", "upstream %q is not defined; there are no upstreams: add one under upstreams:", r.Upstream)
+			} else {
+				v.errorf(p+".upstream", "upstream %q is not defined;%s defined upstreams: %s", r.Upstream, didYouMean(r.Upstream, upstreamNames), strings.Join(upstreamNames, ", "))
+			}
+		}
+		v.match(p+".match", r.Match)
+		v.upstreamHost(p+".upstream_host", r.UpstreamHost)
+		if r.MaxBodySize <= 0 {
+			v.errorf(p+".max_body_size", "max_body_size must be greater than 0; write a size such as 10MiB, or leave it out for 100MiB")
+		}
+		if r.Respond != nil {
+			if st := r.Respond.Status; st < 200 || st > 599 {
+				v.errorf(p+".respond.status", "status %d is not allowed; write a status code from 200 to 599", st)
+			}
+			v.headerMap(p+".respond.headers", r.Respond.Headers, "respond")
+		}
+		v.headerOps(p+".request_headers", r.RequestHeaders, "request")
+		v.headerOps(p+".response_headers", r.ResponseHeaders, "response")
+	}
+}
+
+func (v *validator) match(p string, m Match) {
+	seen := map[string]int{}
+	for i, h := range m.Hosts {
+		hp := fmt.Sprintf("%s.hosts[%d]", p, i)
+		if h == "" {
+			v.errorf(hp, "host must not be empty; write a host name such as example.com")
+			continue
+		}
+		if _, port, err := net.SplitHostPort(h); err == nil && port != "" {
+			v.errorf(hp, "host %q must not include a port; the port is ignored when matching", h)
+			continue
+		}
+		if msg := checkHost(h); msg != "" {
+			v.errorf(hp, "%s", msg)
+			continue
+		}
+		key := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"))
+		if first, dup := seen[key]; dup {
+			v.errorf(hp, "host %q is already listed as hosts[%d]; remove one", h, first)
+			continue
+		}
+		seen[key] = i
+	}
+	pp := m.PathPrefix
+	switch {
+	case !strings.HasPrefix(pp, "/"):
+		v.errorf(p+".path_prefix", "path_prefix %q must start with \"/\", such as /api/", pp)
+	case strings.IndexFunc(pp, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+		v.errorf(p+".path_prefix", "path_prefix %q must not contain spaces or control characters; percent-encode them (%%20)", pp)
+	case strings.ContainsAny(pp, "?#"):
+		v.errorf(p+".path_prefix", "path_prefix %q must not contain '?' or '#'; it matches the path only, not the query", pp)
+	}
+}
+
+func (v *validator) upstreamHost(p, h string) {
+	if h == "pass" || h == "backend" {
+		return
+	}
+	msg := ""
+	if h == "" {
+		msg = "it is empty"
+	} else if host, port, err := net.SplitHostPort(h); err == nil {
+		if msg = checkPort(port); msg == "" {
+			msg = checkHost(host)
+		}
+	} else {
+		msg = checkHost(h)
+	}
+	if msg != "" {
+		v.errorf(p, "invalid upstream_host %q (%s); write pass, backend, or a host name such as example.com or example.com:8080", h, msg)
+	}
+}
+
+func (v *validator) upstreams() {
+	seen := map[string]int{}
+	for i, u := range v.c.Upstreams {
+		p := fmt.Sprintf("upstreams[%d]", i)
+		if u.Name == "" {
+			v.errorf(p+".name", "an upstream needs a name; add name: so that routes can refer to it")
+		} else if first, dup := seen[u.Name]; dup {
+			v.errorf(p+".name", "upstream name %q is already used by upstreams[%d]; upstream names must be unique", u.Name, first)
+		} else {
+			seen[u.Name] = i
+		}
+		if len(u.Backends) == 0 {
+			v.errorf(p+".backends", "at least one backend is required; add one such as backends: [\"http://127.0.0.1:8081\"]")
+		}
+		for j, b := range u.Backends {
+			if _, msg := backendAddr(b); msg != "" {
+				v.errorf(fmt.Sprintf("%s.backends[%d]", p, j), "%s", msg)
+			}
+		}
+		if u.MaxIdlePerBackend < 0 || u.MaxIdlePerBackend > maxIdleLimit {
+			v.errorf(p+".max_idle_per_backend", "max_idle_per_backend is %d; it must be from 0 (no pooling) to %d", u.MaxIdlePerBackend, maxIdleLimit)
+		}
+		if u.IdleTimeout <= 0 {
+			v.errorf(p+".idle_timeout", "idle_timeout must be greater than 0; %s", durationHint)
+		}
+		if u.FailTimeout <= 0 {
+			v.errorf(p+".fail_timeout", "fail_timeout must be greater than 0; %s", durationHint)
+		}
+	}
+}
+
+// backendAddr parses a backend URL into "host:port" (port 80 when none is written). The message
+// is "" on success, else what is wrong.
+func backendAddr(raw string) (string, string) {
+	example := "write a URL such as http://127.0.0.1:8081"
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return "", fmt.Sprintf("backend %q is not a URL; %s", raw, example)
+	}
+	switch strings.ToLower(scheme) {
+	case "http":
+	case "https":
+		return "", fmt.Sprintf("backend %q: https backends are not supported yet; use http://", raw)
+	default:
+		return "", fmt.Sprintf("backend %q: scheme %q is not supported; use http://", raw, scheme)
+	}
+	if rest == "" {
+		return "", fmt.Sprintf("backend %q has no host; %s", raw, example)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Sprintf("backend %q is not a valid URL; %s", raw, example)
+	}
+	switch {
+	case u.User != nil:
+		return "", fmt.Sprintf("backend %q must not contain user info (user@); remove it", raw)
+	case u.RawQuery != "" || u.ForceQuery:
+		return "", fmt.Sprintf("backend %q must not have a query (?...); remove it", raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return "", fmt.Sprintf("backend %q must not have a fragment (#...); remove it", raw)
+	case u.Opaque != "" || (u.Path != "" && u.Path != "/"):
+		return "", fmt.Sprintf("backend %q must not have a path; gatehouse sends the client's path as is, so write only http://host:port", raw)
+	case u.Host == "":
+		return "", fmt.Sprintf("backend %q has no host; %s", raw, example)
+	}
+	host, port := u.Hostname(), u.Port()
+	if strings.HasSuffix(u.Host, ":") {
+		return "", fmt.Sprintf("backend %q: the port is missing after ':'; write a port number from 1 to 65535", raw)
+	}
+	if port == "" {
+		port = "80"
+	}
+	if msg := checkPort(port); msg != "" {
+		return "", fmt.Sprintf("backend %q: %s", raw, msg)
+	}
+	if msg := checkHost(host); msg != "" {
+		return "", fmt.Sprintf("backend %q: %s", raw, msg)
+	}
+	n, _ := strconv.Atoi(port)
+	return net.JoinHostPort(host, strconv.Itoa(n)), ""
+}

@@ -1,0 +1,403 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
+	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
+	"github.com/gatehouse-proxy/gatehouse/internal/router"
+	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
+)
+
+const (
+	// readBufferSize is a client connection's read buffer; a head that does not fit grows it up to
+	// the header limit for that one request.
+	readBufferSize = 4 << 10
+	// copyBufferSize is the buffer bodies are relayed through beyond what the read buffers hold.
+	copyBufferSize = 64 << 10
+)
+
+// bufPools hold the byte slices that live only for one request.
+type bufPool struct{ p sync.Pool }
+
+func (b *bufPool) get(size int) *[]byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return v
+	}
+	s := make([]byte, 0, size)
+	return &s
+}
+
+func (b *bufPool) put(s *[]byte) {
+	*s = (*s)[:0]
+	b.p.Put(s)
+}
+
+var (
+	headBufs bufPool // heads being written, 4 KiB to start
+	copyBufs bufPool // body relay buffers, copyBufferSize
+)
+
+// conn is one client connection and the state of the request it is serving.
+type conn struct {
+	h  *Handler
+	nc net.Conn
+	dl *watchdog.Deadline
+	in h1.Reader
+
+	// idle is set while the connection waits for a request with nothing buffered: Shutdown closes
+	// such connections at once.
+	idle atomic.Bool
+
+	clientAddr []byte // "ip:port" for the log
+	clientIP   []byte // for X-Forwarded-For
+	clientIPv6 bool
+	trusted    bool
+
+	req      h1.Request
+	resp     h1.Response
+	trailers []h1.Field
+	head     *[]byte // the head being written, from headBufs
+	bufs     net.Buffers
+	vec      [2][]byte
+
+	// per request
+	route    *router.Route
+	start    time.Time
+	status   int
+	bytesIn  int64
+	bytesOut int64
+	upstream []byte
+	consumed bool // the request head is consumed from the read buffer
+	bodyDone bool // the request body has been read whole
+	id       []byte // X-Request-Id
+	logMeta  []byte // method, host and path, copied for the log
+	logLens  [3]int
+}
+
+func (h *Handler) newConn(nc net.Conn) *conn {
+	c := &conn{h: h, nc: nc}
+	c.in = h1.Reader{Src: nc, Buf: make([]byte, readBufferSize)}
+	c.dl = h.opts.Watchdog.Register(nc)
+	c.req.Fields = make([]h1.Field, 0, 16)
+	c.resp.Fields = make([]h1.Field, 0, 16)
+	c.id = make([]byte, 0, 128)
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		ip := ap.Addr().Unmap()
+		c.clientAddr = []byte(netip.AddrPortFrom(ip, ap.Port()).String())
+		c.clientIP = []byte(ip.String())
+		c.clientIPv6 = ip.Is6()
+		c.trusted = h.trusted(ip)
+	} else {
+		c.clientAddr = []byte(nc.RemoteAddr().String())
+		c.clientIP = c.clientAddr
+	}
+	return c
+}
+
+func (c *conn) close() {
+	c.dl.Unregister()
+	c.nc.Close()
+}
+
+// kick interrupts whatever the connection is blocked on. Only for shutdown.
+func (c *conn) kick() { _ = c.nc.SetReadDeadline(time.Unix(1, 0)) }
+
+func (c *conn) serve() {
+	first := true
+	for {
+		if !c.readHead(first) {
+			return
+		}
+		first = false
+		keep := c.handle()
+		c.log()
+		if !keep || c.h.draining.Load() {
+			return
+		}
+		if len(c.in.Buf) > readBufferSize && c.in.Len() <= readBufferSize {
+			// Give back the grown buffer of a large head.
+			nb := make([]byte, readBufferSize)
+			c.in.W = copy(nb, c.in.Buffered())
+			c.in.R = 0
+			c.in.Buf = nb
+		}
+	}
+}
+
+// readHead reads and parses the next request head. It reports false when the connection is to close;
+// it has then answered the client if there was anything to answer.
+func (c *conn) readHead(first bool) bool {
+	c.req.Reset()
+	t := c.h.opts.Timeouts
+	armedHeader := first || c.in.Len() > 0
+	if armedHeader {
+		c.dl.Set(t.ClientHeader)
+	} else {
+		c.dl.Set(t.KeepAliveIdle)
+	}
+	for {
+		if c.in.Len() > 0 {
+			c.idle.Store(false)
+			if err := h1.ParseRequest(c.in.Buffered(), &c.req, &c.h.opts.Limits); err != nil {
+				c.reject(err)
+				return false
+			}
+			if c.req.HeadLen > 0 {
+				return true
+			}
+			if !armedHeader {
+				// The head has begun: from now on it must arrive whole within the header timeout.
+				armedHeader = true
+				c.dl.Set(t.ClientHeader)
+			}
+			if c.in.W == len(c.in.Buf) && c.in.R == 0 {
+				c.in.Grow(c.h.opts.Limits.MaxHeaderBytes + 2*maxLeadingCRLFBytes)
+			}
+		} else {
+			c.idle.Store(true)
+			if c.h.draining.Load() {
+				return false
+			}
+		}
+		if _, err := c.in.Fill(); err != nil {
+			c.idle.Store(false)
+			if c.in.Len() > 0 && isTimeout(err) {
+				c.start = c.h.opts.Clock()
+				c.status = 408
+				c.writeErrorNow(408)
+			}
+			return false
+		}
+	}
+}
+
+const maxLeadingCRLFBytes = 8
+
+// reject answers a request whose head could not be accepted, and logs it.
+func (c *conn) reject(err error) {
+	status := 400
+	var e *h1.Error
+	if errors.As(err, &e) {
+		status = e.Status
+	}
+	c.start = c.h.opts.Clock()
+	c.status = status
+	c.writeErrorNow(status)
+	c.bytesIn = int64(c.in.Len())
+	c.route, c.upstream = nil, nil
+	c.id = c.h.opts.IDs.Append(c.id[:0])
+	c.logMeta = c.logMeta[:0]
+	c.logLens = [3]int{}
+	c.log()
+}
+
+// writeErrorNow writes an error response on a connection that will close, bounded by the write
+// timeout even if the read deadline has fired.
+func (c *conn) writeErrorNow(status int) {
+	_ = c.nc.SetDeadline(time.Time{})
+	c.dl.Set(c.h.opts.Timeouts.ClientWriteIdle)
+	c.writeError(status, true)
+}
+
+// handle serves one parsed request and reports whether the connection stays open.
+func (c *conn) handle() bool {
+	req := &c.req
+	c.start = c.h.opts.Clock()
+	c.status, c.bytesIn, c.bytesOut, c.upstream = 0, int64(req.HeadLen), 0, nil
+	c.consumed, c.bodyDone = false, !req.HasBody()
+	c.setID()
+	if c.h.opts.Log != nil {
+		c.keepLogMeta()
+	}
+	rt := c.h.table.Load().Match(req.Host, req.Path)
+	c.route = rt
+	if rt == nil {
+		return c.localAnswer(404, nil)
+	}
+	if req.ContentLength > rt.MaxBody {
+		c.in.Consume(req.HeadLen)
+		c.status = 413
+		c.writeError(413, true)
+		return false
+	}
+	if rt.Fixed != nil {
+		return c.localAnswer(rt.Fixed.Status, rt.Fixed)
+	}
+	return c.forward(rt)
+}
+
+// setID picks the request id: the client's if it is well-formed, else a new one.
+func (c *conn) setID() {
+	for i := range c.req.Fields {
+		f := &c.req.Fields[i]
+		if f.ID == h1.XRequestID && reqid.Valid(f.Value) {
+			c.id = append(c.id[:0], f.Value...)
+			return
+		}
+	}
+	c.id = c.h.opts.IDs.Append(c.id[:0])
+}
+
+func (c *conn) keepLogMeta() {
+	r := &c.req
+	c.logMeta = append(append(append(c.logMeta[:0], r.Method...), r.Host...), r.Target...)
+	c.logLens = [3]int{len(r.Method), len(r.Host), len(r.Target)}
+}
+
+// localAnswer answers from gatehouse itself: a fixed response, or an error when fixed is nil. A
+// request body is skipped when it is already buffered whole; otherwise the connection closes after
+// the answer, so that the body's bytes are never read as a request.
+func (c *conn) localAnswer(status int, fixed *router.Fixed) bool {
+	req := &c.req
+	isHead := req.IsMethod("HEAD")
+	keep := req.KeepAlive
+	c.in.Consume(req.HeadLen)
+	if req.Chunked {
+		keep = false
+	} else if req.ContentLength > 0 {
+		if int64(c.in.Len()) >= req.ContentLength {
+			c.in.Consume(int(req.ContentLength))
+			c.bytesIn += req.ContentLength
+		} else {
+			keep = false
+		}
+	}
+	c.status = status
+	if fixed == nil {
+		return c.writeError(status, !keep) && keep
+	}
+	b := c.headBuf()
+	b = append(b, fixed.Head...)
+	b = c.appendRouteResponseSet(b)
+	b = appendConnection(b, keep, req.Minor)
+	b = append(b, "\r\n"...)
+	if !isHead {
+		b = append(b, fixed.Body...)
+	}
+	*c.head = b
+	ok := c.writeClient(b)
+	c.releaseHead()
+	return ok && keep
+}
+
+func (c *conn) appendRouteResponseSet(b []byte) []byte {
+	if c.route != nil {
+		b = c.route.Response.AppendSet(b)
+	}
+	return b
+}
+
+func appendConnection(b []byte, keep bool, minor uint8) []byte {
+	if !keep {
+		return append(b, "Connection: close\r\n"...)
+	}
+	if minor == 0 {
+		return append(b, "Connection: keep-alive\r\n"...)
+	}
+	return b
+}
+
+// writeError writes a small plain-text error response. It reports whether the write succeeded.
+func (c *conn) writeError(status int, closing bool) bool {
+	b := c.headBuf()
+	b = router.AppendStatusLine(b, status)
+	text := router.StatusText(status)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(text)+5), 10)
+	b = append(b, "\r\nDate: "...)
+	b = c.h.opts.Clock().UTC().AppendFormat(b, httpDate)
+	b = append(b, "\r\n"...)
+	if closing {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if !(c.req.HeadLen > 0 && c.req.IsMethod("HEAD")) {
+		b = strconv.AppendInt(b, int64(status), 10)
+		b = append(b, ' ')
+		b = append(b, text...)
+		b = append(b, '\n')
+	}
+	*c.head = b
+	ok := c.writeClient(b)
+	c.releaseHead()
+	return ok
+}
+
+const httpDate = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// headBuf returns the pooled head buffer, emptied.
+func (c *conn) headBuf() []byte {
+	if c.head == nil {
+		c.head = headBufs.get(4 << 10)
+	}
+	return (*c.head)[:0]
+}
+
+func (c *conn) releaseHead() {
+	if c.head != nil {
+		headBufs.put(c.head)
+		c.head = nil
+	}
+}
+
+// writeClient writes b to the client within the write timeout.
+func (c *conn) writeClient(b []byte) bool {
+	c.dl.Set(c.h.opts.Timeouts.ClientWriteIdle)
+	n, err := c.nc.Write(b)
+	c.dl.Clear()
+	c.bytesOut += int64(n)
+	return err == nil
+}
+
+// writeClient2 writes a then b in one system call where the connection allows it.
+func (c *conn) writeClient2(a, b []byte) bool {
+	if len(b) == 0 {
+		return c.writeClient(a)
+	}
+	c.vec[0], c.vec[1] = a, b
+	c.bufs = c.vec[:]
+	c.dl.Set(c.h.opts.Timeouts.ClientWriteIdle)
+	n, err := c.bufs.WriteTo(c.nc)
+	c.dl.Clear()
+	c.vec = [2][]byte{}
+	c.bytesOut += n
+	return err == nil
+}
+
+func (c *conn) log() {
+	l := c.h.opts.Log
+	if l == nil {
+		return
+	}
+	m := c.logMeta
+	e := accesslog.Entry{
+		Time:      c.start,
+		Client:    c.clientAddr,
+		Method:    m[:c.logLens[0]],
+		Host:      m[c.logLens[0] : c.logLens[0]+c.logLens[1]],
+		Path:      m[c.logLens[0]+c.logLens[1] : c.logLens[0]+c.logLens[1]+c.logLens[2]],
+		Status:    c.status,
+		BytesIn:   c.bytesIn,
+		BytesOut:  c.bytesOut,
+		Duration:  c.h.opts.Clock().Sub(c.start),
+		Upstream:  c.upstream,
+		RequestID: c.id,
+	}
+	if c.route != nil {
+		e.Route = c.route.NameBytes
+	}
+	l.Log(&e)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

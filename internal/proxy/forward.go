@@ -1,0 +1,241 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
+	"github.com/gatehouse-proxy/gatehouse/internal/router"
+	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
+)
+
+// outcome is how one attempt at a backend ended.
+type outcome uint8
+
+const (
+	done      outcome = iota // the response was relayed; keep says whether the client stays
+	retry                    // nothing came back on a reused connection; the request may be resent
+	failed                   // nothing was sent to the client; answer status
+	aborted                  // the client connection must close without a (further) answer
+)
+
+// attempt is the state of one try at a backend.
+type attempt struct {
+	uc         *upstream.Conn
+	replayable bool // the whole request is in c.head, so it can be sent again
+	status     int  // for failed
+	keep       bool // for done
+}
+
+// forward sends the request to a backend of rt's pool and relays the answer. It reports whether the
+// client connection stays open.
+func (c *conn) forward(rt *router.Route) bool {
+	req := &c.req
+	pool := rt.Pool
+	var tried uint64
+	status := 502
+	isHead := req.IsMethod("HEAD")
+	minor := req.Minor
+	for {
+		be, idx, allDown := pool.Pick(tried)
+		if be == nil {
+			if tried == 0 && allDown {
+				status = 503
+			}
+			c.status = status
+			c.releaseHead()
+			// The head may still be unconsumed if no backend was ever reached.
+			return c.failLocal(status)
+		}
+		if idx < 64 {
+			tried |= 1 << idx
+		}
+		c.upstream = be.AddrBytes
+		uc := be.Get()
+		if uc == nil {
+			var err error
+			if uc, err = c.dial(be); err != nil {
+				if isTimeout(err) {
+					status = 504
+				} else {
+					status = 502
+				}
+				if len(pool.Backends) > 1 {
+					be.MarkFailed()
+				}
+				c.h.opts.Errorf("backend %s: connect: %v", be.Addr, err)
+				continue
+			}
+		}
+		be.MarkUp()
+		a := attempt{uc: uc}
+		out := c.exchange(rt, &a, isHead, minor)
+		if out == retry {
+			// A reused connection failed before any answer: the backend had closed it. Once more,
+			// on a fresh connection to the same backend.
+			uc.Close()
+			fresh, err := c.dial(be)
+			if err != nil {
+				c.status = 502
+				return c.failLocal(502)
+			}
+			a.uc = fresh
+			out = c.resend(rt, &a, isHead, minor)
+		}
+		c.releaseHead()
+		switch out {
+		case done:
+			return a.keep
+		case failed:
+			c.status = a.status
+			return c.failLocal(a.status)
+		default:
+			if c.status == 0 {
+				c.status = 502
+			}
+			return false
+		}
+	}
+}
+
+func (c *conn) dial(be *upstream.Backend) (*upstream.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.h.opts.Timeouts.UpstreamConnect)
+	defer cancel()
+	return be.Dial(ctx)
+}
+
+// failLocal answers an error when nothing has been sent to the client. The connection stays open only
+// when the request body has been read whole or was skipped.
+func (c *conn) failLocal(status int) bool {
+	if !c.consumed {
+		// Nothing of this request was consumed: skip it as a local answer would.
+		return c.localAnswer(status, nil)
+	}
+	keep := c.bodyDone && c.req.KeepAlive && !c.h.draining.Load()
+	return c.writeError(status, !keep) && keep
+}
+
+// exchange runs one attempt: write the request, read the answer, relay it.
+func (c *conn) exchange(rt *router.Route, a *attempt, isHead bool, minor uint8) outcome {
+	req := &c.req
+	b := c.headBuf()
+	b = c.appendRequestHead(b, rt, a.uc.Backend)
+	// A body already buffered whole goes out with the head, and can be sent again.
+	body := c.in.Buffered()[req.HeadLen:]
+	if !req.Chunked && int64(len(body)) >= req.ContentLength {
+		n := max(req.ContentLength, 0)
+		b = append(b, body[:n]...)
+		a.replayable = true
+		c.bodyDone = true
+		c.in.Consume(req.HeadLen + int(n))
+		c.bytesIn += n
+	} else {
+		c.in.Consume(req.HeadLen)
+	}
+	c.consumed = true
+	*c.head = b
+	return c.send(rt, a, isHead, minor)
+}
+
+// resend is the retry of a replayable request on a fresh connection.
+func (c *conn) resend(rt *router.Route, a *attempt, isHead bool, minor uint8) outcome {
+	out := c.send(rt, a, isHead, minor)
+	if out == retry {
+		a.uc.Close()
+		a.status = 502
+		return failed
+	}
+	return out
+}
+
+func (c *conn) send(rt *router.Route, a *attempt, isHead bool, minor uint8) outcome {
+	req := &c.req
+	uc := a.uc
+	uc.DL.Set(c.h.opts.Timeouts.UpstreamBodyIdle)
+	_, err := uc.Write(*c.head)
+	if err != nil {
+		if a.replayable && uc.Reused {
+			return retry
+		}
+		uc.Close()
+		a.status = 502
+		return failed
+	}
+	if !a.replayable {
+		if req.ExpectContinue && !c.writeClient(continue100) {
+			uc.Close()
+			return aborted
+		}
+		if out, ok := c.sendBody(rt, a); !ok {
+			return out
+		}
+	}
+	return c.receive(a, isHead, minor)
+}
+
+var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
+
+// receive reads the backend's answer and relays it.
+func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
+	uc := a.uc
+	resp := &c.resp
+	lim := &c.h.opts.Limits
+	for {
+		resp.Reset()
+		uc.DL.Set(c.h.opts.Timeouts.UpstreamHeader)
+		got := uc.In.Len() > 0
+		for {
+			if uc.In.Len() > 0 {
+				got = true
+				if err := h1.ParseResponse(uc.In.Buffered(), resp, lim); err != nil {
+					c.h.opts.Errorf("backend %s: %v", uc.Backend.Addr, err)
+					uc.Close()
+					a.status = 502
+					return failed
+				}
+				if resp.HeadLen > 0 {
+					break
+				}
+				if uc.In.W == len(uc.In.Buf) && uc.In.R == 0 {
+					uc.In.Grow(lim.MaxHeaderBytes + 1024)
+				}
+			}
+			if _, err := uc.In.Fill(); err != nil {
+				timedOut := uc.DL.Fired() || isTimeout(err)
+				uc.Close()
+				switch {
+				case timedOut:
+					a.status = 504
+				case !got && a.replayable && uc.Reused && (errors.Is(err, io.EOF) || isReset(err)):
+					return retry
+				default:
+					a.status = 502
+				}
+				return failed
+			}
+		}
+		uc.DL.Clear()
+		if resp.Status >= 200 || resp.Status == 101 {
+			break
+		}
+		// An interim answer (100, 102, 103): pass it on to clients that understand it.
+		head := uc.In.Buffered()[:resp.HeadLen]
+		if minor == 1 && !c.writeClient(head) {
+			uc.Close()
+			return aborted
+		}
+		uc.In.Consume(resp.HeadLen)
+	}
+	if resp.Status == 101 {
+		if !c.req.Upgrade {
+			c.h.opts.Errorf("backend %s: 101 without an upgrade request", uc.Backend.Addr)
+			uc.Close()
+			a.status = 502
+			return failed
+		}
+		c.status = 101
+		return c.tunnel(uc)
+	}
+	return c.relayResponse(a, isHead, minor)
+}

@@ -1,0 +1,174 @@
+// Package proxy is gatehouse's HTTP/1.1 forwarding engine. One goroutine serves each client
+// connection and runs every request through the same phases, in order:
+//
+//	read head   parse and check the request head           (conn.go)
+//	route       pick the route; answer locally if it says so (conn.go)
+//	upstream    pick a backend and a pooled connection       (forward.go)
+//	request     rewrite the head for the backend, send it and the body (headers.go, body.go)
+//	response    read the backend's head, rewrite it, relay the body (forward.go, body.go)
+//	log         write the access log line                    (conn.go)
+//
+// The goroutine that reads the request also talks to the backend, so no request crosses goroutines;
+// a second goroutine runs only for the duration of an upgraded (WebSocket) tunnel.
+package proxy
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
+	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
+	"github.com/gatehouse-proxy/gatehouse/internal/router"
+	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
+)
+
+// Timeouts bound every wait; all must be positive.
+type Timeouts struct {
+	ClientHeader     time.Duration // whole request head, from its first byte (or from accept)
+	ClientBodyIdle   time.Duration // between reads of a request body
+	ClientWriteIdle  time.Duration // a blocked write to the client
+	KeepAliveIdle    time.Duration // between requests on a connection
+	UpstreamConnect  time.Duration // TCP connect to a backend
+	UpstreamHeader   time.Duration // from the request sent to the backend's response head
+	UpstreamBodyIdle time.Duration // between reads of a response body; also writes to a backend
+}
+
+// ForwardedMode says what happens to X-Forwarded-* and Forwarded.
+type ForwardedMode uint8
+
+// Forwarded modes.
+const (
+	ForwardedAppend  ForwardedMode = iota // keep incoming values from trusted peers, add ours
+	ForwardedReplace                      // drop incoming values, send ours
+	ForwardedOff                          // pass incoming fields through, add nothing
+)
+
+// Options configure a Handler.
+type Options struct {
+	Limits   h1.Limits
+	Timeouts Timeouts
+	// Forwarded is the X-Forwarded-*/Forwarded policy; Trusted lists the peers whose incoming values
+	// are kept under ForwardedAppend.
+	Forwarded ForwardedMode
+	Trusted   []netip.Prefix
+	// Log receives one entry per request; nil turns logging off.
+	Log *accesslog.Logger
+	// IDs generates X-Request-Id values. Required.
+	IDs *reqid.Generator
+	// Watchdog enforces the timeouts. Required.
+	Watchdog *watchdog.Watchdog
+	// Clock gives the time. Default time.Now.
+	Clock func() time.Time
+	// Errorf reports problems that are not a client's fault (a backend that misbehaves). Default: none.
+	Errorf func(format string, args ...any)
+}
+
+// Handler serves client connections. It is safe for concurrent use.
+type Handler struct {
+	opts     Options
+	table    atomic.Pointer[router.Table]
+	draining atomic.Bool
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// New returns a Handler routing by table.
+func New(opts Options, table *router.Table) *Handler {
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	if opts.Errorf == nil {
+		opts.Errorf = func(string, ...any) {}
+	}
+	h := &Handler{opts: opts, conns: make(map[*conn]struct{})}
+	h.table.Store(table)
+	return h
+}
+
+// SetTable swaps the routing table; requests already routed finish on the old one.
+func (h *Handler) SetTable(t *router.Table) { h.table.Store(t) }
+
+// ServeConn serves one client connection until it closes. It takes ownership of nc.
+func (h *Handler) ServeConn(nc net.Conn) {
+	c := h.newConn(nc)
+	h.mu.Lock()
+	if h.draining.Load() {
+		h.mu.Unlock()
+		nc.Close()
+		return
+	}
+	h.conns[c] = struct{}{}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer func() {
+		c.close()
+		h.mu.Lock()
+		delete(h.conns, c)
+		h.mu.Unlock()
+		h.wg.Done()
+	}()
+	c.serve()
+}
+
+// Active is the number of open client connections.
+func (h *Handler) Active() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// Shutdown stops keeping connections alive: idle ones are closed now, busy ones after their current
+// response. It returns when every connection has closed, or closes the rest when ctx ends.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.draining.Store(true)
+	for c := range h.conns {
+		if c.idle.Load() {
+			c.kick()
+		}
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			h.mu.Lock()
+			for c := range h.conns {
+				c.kick()
+			}
+			h.mu.Unlock()
+			<-done
+			return ctx.Err()
+		case <-tick.C:
+			// A connection that was busy when Shutdown began and has gone idle since.
+			h.mu.Lock()
+			for c := range h.conns {
+				if c.idle.Load() {
+					c.kick()
+				}
+			}
+			h.mu.Unlock()
+		}
+	}
+}
+
+func (h *Handler) trusted(ip netip.Addr) bool {
+	for _, p := range h.opts.Trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,201 @@
+package proxy
+
+import (
+	"strconv"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
+	"github.com/gatehouse-proxy/gatehouse/internal/router"
+	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
+)
+
+// appendRequestHead writes the head sent to the backend: the request line in origin form, the
+// client's fields less the hop-by-hop ones and those the route removes, our own framing, the
+// forwarding fields, the request id and the route's fields.
+func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backend) []byte {
+	req := &c.req
+	b = append(b, req.Method...)
+	b = append(b, ' ')
+	if len(req.Path) == 0 || req.Path[0] == '?' {
+		b = append(b, '/')
+	}
+	b = append(b, req.Path...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	switch {
+	case rt.Host == router.HostLiteral:
+		b = append(b, rt.HostValue...)
+	case rt.Host == router.HostBackend || len(req.Host) == 0:
+		b = append(b, be.AddrBytes...)
+	default:
+		b = append(b, req.Host...)
+	}
+	b = append(b, "\r\n"...)
+
+	mode := c.h.opts.Forwarded
+	keepIncoming := mode == ForwardedAppend && c.trusted
+	var xff, fwd, xfp, xfh []byte // incoming values kept, when trusted
+	var upgrade []byte
+	drops := len(rt.Request.Drop) > 0
+	for i := range req.Fields {
+		f := &req.Fields[i]
+		if f.ID == h1.Upgrade {
+			upgrade = f.Value
+		}
+		if f.Hop {
+			continue
+		}
+		switch f.ID {
+		case h1.Host, h1.ContentLength, h1.TransferEncoding, h1.Expect, h1.XRequestID:
+			continue
+		case h1.XForwardedFor, h1.Forwarded, h1.XForwardedProto, h1.XForwardedHost:
+			if mode == ForwardedOff {
+				break
+			}
+			if keepIncoming {
+				switch f.ID {
+				case h1.XForwardedFor:
+					xff = c.joinList(xff, f.Value)
+				case h1.Forwarded:
+					fwd = c.joinList(fwd, f.Value)
+				case h1.XForwardedProto:
+					if xfp == nil {
+						xfp = f.Value
+					}
+				case h1.XForwardedHost:
+					if xfh == nil {
+						xfh = f.Value
+					}
+				}
+			}
+			continue
+		}
+		if drops && rt.Request.Dropped(f.Name) {
+			continue
+		}
+		b = append(b, f.Line...)
+		b = append(b, "\r\n"...)
+	}
+	if req.Chunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	} else if req.ContentLength >= 0 {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, req.ContentLength, 10)
+		b = append(b, "\r\n"...)
+	}
+	if mode != ForwardedOff {
+		b = c.appendForwarded(b, rt, xff, fwd, xfp, xfh)
+	}
+	b = append(b, "X-Request-Id: "...)
+	b = append(b, c.id...)
+	b = append(b, "\r\n"...)
+	b = rt.Request.AppendSet(b)
+	if req.Upgrade && upgrade != nil {
+		b = append(b, "Connection: upgrade\r\nUpgrade: "...)
+		b = append(b, upgrade...)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
+}
+
+// joinList appends v to the comma-separated list l, in the connection's scratch space.
+func (c *conn) joinList(l, v []byte) []byte {
+	if l == nil {
+		return v
+	}
+	out := make([]byte, 0, len(l)+2+len(v)) // rare: several fields of one list from a trusted peer
+	out = append(append(append(out, l...), ", "...), v...)
+	return out
+}
+
+func (c *conn) appendForwarded(b []byte, rt *router.Route, xff, fwd, xfp, xfh []byte) []byte {
+	req := &c.req
+	drop := func(name string) bool { return len(rt.Request.Drop) > 0 && rt.Request.Dropped([]byte(name)) }
+	if !drop("x-forwarded-for") {
+		b = append(b, "X-Forwarded-For: "...)
+		if len(xff) > 0 {
+			b = append(append(b, xff...), ", "...)
+		}
+		b = append(append(b, c.clientIP...), "\r\n"...)
+	}
+	if !drop("x-forwarded-proto") {
+		b = append(b, "X-Forwarded-Proto: "...)
+		if len(xfp) > 0 {
+			b = append(b, xfp...)
+		} else {
+			b = append(b, "http"...)
+		}
+		b = append(b, "\r\n"...)
+	}
+	if !drop("x-forwarded-host") && (len(xfh) > 0 || len(req.Host) > 0) {
+		b = append(b, "X-Forwarded-Host: "...)
+		if len(xfh) > 0 {
+			b = append(b, xfh...)
+		} else {
+			b = append(b, req.Host...)
+		}
+		b = append(b, "\r\n"...)
+	}
+	if !drop("forwarded") {
+		b = append(b, "Forwarded: "...)
+		if len(fwd) > 0 {
+			b = append(append(b, fwd...), ", "...)
+		}
+		b = append(b, "for="...)
+		if c.clientIPv6 {
+			b = append(append(append(b, "\"["...), c.clientIP...), "]\""...)
+		} else {
+			b = append(b, c.clientIP...)
+		}
+		if len(req.Host) > 0 {
+			b = append(append(append(b, ";host=\""...), req.Host...), '"')
+		}
+		b = append(b, ";proto=http\r\n"...)
+	}
+	return b
+}
+
+// Response framing, as sent to the client.
+const (
+	frameNone    = iota // no body: HEAD, 1xx, 204, 304
+	frameLength         // Content-Length
+	frameChunked        // chunked, re-framed
+	frameClose          // raw bytes, then the connection closes (HTTP/1.0 clients)
+)
+
+// appendResponseHead writes the head sent to the client: the backend's status and fields less the
+// hop-by-hop ones and those the route removes, the route's fields, our framing and Connection.
+func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
+	resp := &c.resp
+	rt := c.route
+	b = append(b, "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(resp.Status), 10)
+	b = append(b, ' ')
+	if len(resp.Reason) > 0 {
+		b = append(b, resp.Reason...)
+	} else {
+		b = append(b, router.StatusText(resp.Status)...)
+	}
+	b = append(b, "\r\n"...)
+	drops := len(rt.Response.Drop) > 0
+	for i := range resp.Fields {
+		f := &resp.Fields[i]
+		if f.Hop || f.ID == h1.TransferEncoding || f.ID == h1.ContentLength && frame != frameNone {
+			continue
+		}
+		if drops && rt.Response.Dropped(f.Name) {
+			continue
+		}
+		b = append(b, f.Line...)
+		b = append(b, "\r\n"...)
+	}
+	b = rt.Response.AppendSet(b)
+	switch frame {
+	case frameLength:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, resp.ContentLength, 10)
+		b = append(b, "\r\n"...)
+	case frameChunked:
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	b = appendConnection(b, keep, c.req.Minor)
+	return append(b, "\r\n"...)
+}

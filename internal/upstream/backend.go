@@ -1,0 +1,215 @@
+// Package upstream holds the backends that requests are forwarded to: per-backend pools of kept-alive
+// connections, and the pools of backends that routes balance over.
+package upstream
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
+	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
+)
+
+// Settings tune every backend of a pool.
+type Settings struct {
+	// MaxIdle caps the idle connections kept per backend; 0 keeps none.
+	MaxIdle int
+	// IdleTimeout closes a connection idle this long.
+	IdleTimeout time.Duration
+	// ConnectTimeout bounds a TCP connect.
+	ConnectTimeout time.Duration
+	// FailTimeout is how long a backend that refused a connection is skipped.
+	FailTimeout time.Duration
+	// ReadBuffer is the size of each connection's read buffer. Default 4 KiB.
+	ReadBuffer int
+}
+
+// staleCheckAfter is the idle time after which a pooled connection is probed before reuse: a backend
+// that closed it shows as readable. Connections reused sooner rely on the engine's one retry instead.
+const staleCheckAfter = time.Second
+
+// Backend is one server address and its pool of idle connections, most recently used last.
+type Backend struct {
+	// Addr is host:port.
+	Addr string
+	// AddrBytes is Addr, for writing into headers and logs without conversion.
+	AddrBytes []byte
+
+	set       Settings
+	wd        *watchdog.Watchdog
+	clock     func() time.Time
+	dialer    net.Dialer
+	downUntil atomic.Int64 // Unix nanoseconds; 0 when up
+	open      atomic.Int64 // connections open, idle or busy
+
+	mu     sync.Mutex
+	idle   []*Conn
+	closed bool
+}
+
+// NewBackend returns a backend for addr. wd enforces the deadlines of its connections.
+func NewBackend(addr string, set Settings, wd *watchdog.Watchdog, clock func() time.Time) *Backend {
+	if set.ReadBuffer <= 0 {
+		set.ReadBuffer = 4 << 10
+	}
+	return &Backend{
+		Addr:      addr,
+		AddrBytes: []byte(addr),
+		set:       set,
+		wd:        wd,
+		clock:     clock,
+		dialer:    net.Dialer{Timeout: set.ConnectTimeout, KeepAlive: 30 * time.Second},
+	}
+}
+
+// Conn is a connection to a backend.
+type Conn struct {
+	net.Conn
+	// In buffers what the backend sent.
+	In h1.Reader
+	// DL is the connection's deadline.
+	DL *watchdog.Deadline
+	// Reused is set when the connection served an earlier request.
+	Reused bool
+	// Backend is where the connection goes.
+	Backend *Backend
+
+	idleSince int64
+}
+
+// Get returns an idle connection, most recently used first, or nil when there is none worth using.
+func (b *Backend) Get() *Conn {
+	now := b.clock().UnixNano()
+	for {
+		b.mu.Lock()
+		n := len(b.idle)
+		if n == 0 {
+			b.mu.Unlock()
+			return nil
+		}
+		c := b.idle[n-1]
+		b.idle[n-1] = nil
+		b.idle = b.idle[:n-1]
+		b.mu.Unlock()
+		idle := time.Duration(now - c.idleSince)
+		if idle >= b.set.IdleTimeout || idle >= staleCheckAfter && !alive(c.Conn) {
+			c.Close()
+			continue
+		}
+		c.Reused = true
+		return c
+	}
+}
+
+// Dial opens a new connection.
+func (b *Backend) Dial(ctx context.Context) (*Conn, error) {
+	nc, err := b.dialer.DialContext(ctx, "tcp", b.Addr)
+	if err != nil {
+		return nil, err
+	}
+	b.open.Add(1)
+	c := &Conn{Conn: nc, Backend: b}
+	c.In = h1.Reader{Src: nc, Buf: make([]byte, b.set.ReadBuffer)}
+	c.DL = b.wd.Register(nc)
+	return c, nil
+}
+
+// Put returns a connection whose exchange completed cleanly, for reuse. The caller must not use c
+// after Put.
+func (b *Backend) Put(c *Conn) {
+	if !c.DL.Clear() || c.In.Len() != 0 {
+		c.Close()
+		return
+	}
+	c.idleSince = b.clock().UnixNano()
+	var expired *Conn
+	b.mu.Lock()
+	if b.closed || len(b.idle) >= b.set.MaxIdle {
+		b.mu.Unlock()
+		c.Close()
+		return
+	}
+	// The least recently used connection sits at the bottom; it is the first to pass its idle timeout.
+	if len(b.idle) > 0 && time.Duration(c.idleSince-b.idle[0].idleSince) >= b.set.IdleTimeout {
+		expired = b.idle[0]
+		copy(b.idle, b.idle[1:])
+		b.idle[len(b.idle)-1] = nil
+		b.idle = b.idle[:len(b.idle)-1]
+	}
+	b.idle = append(b.idle, c)
+	b.mu.Unlock()
+	if expired != nil {
+		expired.Close()
+	}
+}
+
+// Close closes the connection and stops watching it.
+func (c *Conn) Close() error {
+	c.DL.Unregister()
+	c.Backend.open.Add(-1)
+	return c.Conn.Close()
+}
+
+// Idle is the number of idle pooled connections.
+func (b *Backend) Idle() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.idle)
+}
+
+// Open is the number of open connections, idle or busy.
+func (b *Backend) Open() int64 { return b.open.Load() }
+
+// Reap closes idle connections past their idle timeout.
+func (b *Backend) Reap() {
+	now := b.clock().UnixNano()
+	var old []*Conn
+	b.mu.Lock()
+	i := 0
+	for i < len(b.idle) && time.Duration(now-b.idle[i].idleSince) >= b.set.IdleTimeout {
+		i++
+	}
+	if i > 0 {
+		old = append(old, b.idle[:i]...)
+		n := copy(b.idle, b.idle[i:])
+		clear(b.idle[n:])
+		b.idle = b.idle[:n]
+	}
+	b.mu.Unlock()
+	for _, c := range old {
+		c.Close()
+	}
+}
+
+// CloseIdle closes every idle connection and keeps none from now on.
+func (b *Backend) CloseIdle() {
+	b.mu.Lock()
+	idle := b.idle
+	b.idle = nil
+	b.closed = true
+	b.mu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+}
+
+// MarkFailed takes the backend out of rotation for the fail timeout.
+func (b *Backend) MarkFailed() {
+	b.downUntil.Store(b.clock().Add(b.set.FailTimeout).UnixNano())
+}
+
+// MarkUp puts the backend back in rotation.
+func (b *Backend) MarkUp() {
+	if b.downUntil.Load() != 0 {
+		b.downUntil.Store(0)
+	}
+}
+
+// Down reports whether the backend is out of rotation at now (Unix nanoseconds).
+func (b *Backend) Down(now int64) bool {
+	d := b.downUntil.Load()
+	return d != 0 && now < d
+}
