@@ -75,8 +75,8 @@ type conn struct {
 	bytesIn  int64
 	bytesOut int64
 	upstream []byte
-	consumed bool // the request head is consumed from the read buffer
-	bodyDone bool // the request body has been read whole
+	consumed bool   // the request head is consumed from the read buffer
+	bodyDone bool   // the request body has been read whole
 	id       []byte // X-Request-Id
 	logMeta  []byte // method, host and path, copied for the log
 	logLens  [3]int

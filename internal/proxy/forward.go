@@ -14,10 +14,10 @@ import (
 type outcome uint8
 
 const (
-	done      outcome = iota // the response was relayed; keep says whether the client stays
-	retry                    // nothing came back on a reused connection; the request may be resent
-	failed                   // nothing was sent to the client; answer status
-	aborted                  // the client connection must close without a (further) answer
+	done    outcome = iota // the response was relayed; keep says whether the client stays
+	retry                  // nothing came back on a reused connection; the request may be resent
+	failed                 // nothing was sent to the client; answer status
+	aborted                // the client connection must close without a (further) answer
 )
 
 // attempt is the state of one try at a backend.
