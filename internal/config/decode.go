@@ -35,28 +35,32 @@ type decoder struct {
 	maxVisits int
 	// tooMany is set once maxDecodeErrors or maxVisits has been reached.
 	tooMany bool
+	// scopes holds, for each error, the path under which validation problems probably follow
+	// from it and so are not worth reporting; "" is the whole config.
+	scopes []string
 }
 
 // decode parses src into a new Config with Source name and Lines filled in. It returns every
-// problem it found; the Config it returns is then only partly filled.
-func decode(src []byte, name string) (*Config, Errors) {
+// problem it found, and for each the path under which validation problems probably follow from it
+// ("" for the whole config); when there are problems, the Config is only partly filled.
+func decode(src []byte, name string) (*Config, Errors, []string) {
 	c := &Config{Source: name, Lines: map[string]int{}}
 	d := &decoder{file: fileName(name), lines: c.Lines, maxVisits: baseVisits + 2*len(src)}
 	root, err := parseYAML(src)
 	if err != nil {
-		d.errs = append(d.errs, &Error{File: d.file, Line: syntaxLine(err, src), Msg: syntaxMsg(err, src)})
-		return c, d.errs
+		d.errs, d.scopes = append(d.errs, &Error{File: d.file, Line: syntaxLine(err, src), Msg: syntaxMsg(err, src)}), []string{""}
+		return c, d.errs, d.scopes
 	}
 	if root == nil || (root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null") {
-		d.errs = append(d.errs, &Error{File: d.file, Msg: emptyMsg})
-		return c, d.errs
+		d.errs, d.scopes = append(d.errs, &Error{File: d.file, Msg: emptyMsg}), []string{""}
+		return c, d.errs, d.scopes
 	}
 	if root.Kind != yaml.MappingNode {
 		d.errorf(root.Line, "", "the config must be a mapping of sections (listeners, server, access_log, forwarded, routes, upstreams), not %s", describe(root))
-		return c, d.errs
+		return c, d.errs, d.scopes
 	}
 	d.value(root, reflect.ValueOf(c).Elem(), "")
-	return c, d.errs
+	return c, d.errs, d.scopes
 }
 
 // parseYAML parses src into its single document's root node, or nil for a file without content.
@@ -162,17 +166,26 @@ func syntaxMsg(err error, src []byte) string {
 	return msg + "; check the indentation and quoting on and above this line"
 }
 
-// errorf records a problem, unless too many have been recorded already.
+// errorf records a problem at path, unless too many have been recorded already; validation
+// problems at path or under it will not be reported.
 func (d *decoder) errorf(line int, path, format string, args ...any) {
+	d.scopedErrorf(line, path, path, format, args...)
+}
+
+// scopedErrorf records a problem at path, unless too many have been recorded already; validation
+// problems at scope or under it will not be reported.
+func (d *decoder) scopedErrorf(line int, path, scope, format string, args ...any) {
 	if d.tooMany {
 		return
 	}
 	if len(d.errs) >= maxDecodeErrors {
 		d.tooMany = true
 		d.errs = append(d.errs, &Error{File: d.file, Msg: fmt.Sprintf("too many problems (over %d); fix these and try again", maxDecodeErrors)})
+		d.scopes = append(d.scopes, "")
 		return
 	}
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.scopes = append(d.scopes, scope)
 }
 
 // value decodes n into v, whose field path is path.
@@ -184,6 +197,7 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		d.tooMany = true
 		d.errs = append(d.errs, &Error{File: d.file, Line: n.Line, Path: path,
 			Msg: "the config expands to too many values through aliases (*name); write the repeated parts out"})
+		d.scopes = append(d.scopes, "")
 		return
 	}
 	n = resolve(n)
@@ -344,7 +358,8 @@ func (d *decoder) structFields(n *yaml.Node, v reflect.Value, path string) {
 		seen[key] = k.Line
 		fi, ok := index[key]
 		if !ok {
-			d.errorf(k.Line, fieldPath, "unknown field %q;%s valid fields here: %s", key, didYouMean(key, names), strings.Join(names, ", "))
+			// A misspelt field usually leaves a required one missing: skip validating this mapping.
+			d.scopedErrorf(k.Line, fieldPath, path, "unknown field %q;%s valid fields here: %s", key, didYouMean(key, names), strings.Join(names, ", "))
 			continue
 		}
 		d.lines[fieldPath] = k.Line

@@ -250,3 +250,39 @@ func TestMultipleErrorsReportedTogether(t *testing.T) {
 		}
 	}
 }
+
+func TestFollowOnProblemsLeftOut(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{name: "misspelt upstream", src: routeCfg("  - upstrem: u"),
+			want: []string{`test.yaml:9: routes[1].upstrem: unknown field "upstrem"; did you mean "upstream"?`}},
+		{name: "misspelt address", src: lines("listeners:", "  - adress: ':80'", "routes: [{respond: {}}]"),
+			want: []string{`test.yaml:2: listeners[0].adress: unknown field "adress"; did you mean "address"?`}},
+		{name: "bad size", src: routeCfg("    max_body_size: lots"),
+			want: []string{`test.yaml:9: routes[0].max_body_size: invalid size "lots"`}},
+		{name: "bad timeout keeps its neighbours", src: serverCfg("server:", "  timeouts: {client_header: soon, shutdown_drain: 0s}"),
+			want: []string{`test.yaml:6: server.timeouts.client_header: invalid duration "soon"`,
+				`test.yaml:6: server.timeouts.shutdown_drain: shutdown_drain must be greater than 0`}},
+		{name: "wrong kind keeps its neighbours", src: routeCfg("    match: {hosts: a.example, path_prefix: api}"),
+			want: []string{`test.yaml:9: routes[0].match.hosts: expected a list`,
+				`test.yaml:9: routes[0].match.path_prefix: path_prefix "api" must start with "/"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			errs := parseErrs(t, tt.src)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("got %d errors, want %d:\n%v", len(errs), len(tt.want), errs)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(errs[i].Error(), w) {
+					t.Errorf("error %d = %s\nwant prefix %s", i, errs[i], w)
+				}
+			}
+		})
+	}
+}

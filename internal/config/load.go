@@ -36,13 +36,14 @@ func Embedded() (*Config, error) {
 // Parse decodes src, fills in defaults and validates the result; name is the file name that errors
 // carry ("" for the embedded default). On failure it returns a nil config and Errors listing every
 // problem: those the decoder found and those validation found, leaving out validation problems
-// that follow from a decoding problem (in the same list item or section).
+// that probably follow from a decoding problem (at the same field, or in the same mapping as a
+// misspelt field).
 func Parse(src []byte, name string) (*Config, error) {
-	c, decodeErrs := decode(src, name)
+	c, decodeErrs, scopes := decode(src, name)
 	Default(c)
 	errs := decodeErrs
 	for _, ve := range Validate(c) {
-		if !followsFrom(ve, decodeErrs) {
+		if !followsFrom(ve, scopes) {
 			errs = append(errs, ve)
 		}
 	}
@@ -53,11 +54,11 @@ func Parse(src []byte, name string) (*Config, error) {
 	return c, nil
 }
 
-// followsFrom reports whether the validation problem ve is probably caused by one of the decoding
-// problems: whether it is in the mapping or list that a decoding problem is in.
-func followsFrom(ve *Error, decodeErrs Errors) bool {
-	for _, de := range decodeErrs {
-		if isUnder(ve.Path, parentPath(de.Path)) {
+// followsFrom reports whether the validation problem ve is probably caused by a decoding problem:
+// whether its path is under one of the decoding problems' scopes.
+func followsFrom(ve *Error, scopes []string) bool {
+	for _, scope := range scopes {
+		if isUnder(ve.Path, scope) {
 			return true
 		}
 	}

@@ -103,8 +103,16 @@ func (c *conn) relayResponse(a *attempt, isHead bool, minor uint8) outcome {
 		if int64(len(avail)) > n {
 			avail = avail[:n]
 		}
-		*c.head = b
-		if !c.writeClient2(b, avail) {
+		var ok bool
+		if len(avail) <= flushAt {
+			b = append(b, avail...) // one plain write beats writev for a small body
+			*c.head = b
+			ok = c.writeClient(b)
+		} else {
+			*c.head = b
+			ok = c.writeClient2(b, avail)
+		}
+		if !ok {
 			err = errDst
 			break
 		}

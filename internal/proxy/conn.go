@@ -65,6 +65,7 @@ type conn struct {
 	resp     h1.Response
 	trailers []h1.Field
 	head     *[]byte // the head being written, from headBufs
+	body     *[]byte // a small request body read whole, from copyBufs
 	bufs     net.Buffers
 	vec      [2][]byte
 
@@ -75,36 +76,61 @@ type conn struct {
 	bytesIn  int64
 	bytesOut int64
 	upstream []byte
-	consumed bool   // the request head is consumed from the read buffer
 	bodyDone bool   // the request body has been read whole
 	id       []byte // X-Request-Id
 	logMeta  []byte // method, host and path, copied for the log
 	logLens  [3]int
 }
 
+// newConn takes a conn from the pool, with its buffers, and binds it to nc.
 func (h *Handler) newConn(nc net.Conn) *conn {
-	c := &conn{h: h, nc: nc}
-	c.in = h1.Reader{Src: nc, Buf: make([]byte, readBufferSize)}
+	c, _ := h.connPool.Get().(*conn)
+	if c == nil {
+		c = &conn{h: h}
+		c.in.Buf = make([]byte, readBufferSize)
+		c.req.Fields = make([]h1.Field, 0, 16)
+		c.resp.Fields = make([]h1.Field, 0, 16)
+		c.id = make([]byte, 0, 128)
+		c.clientAddr = make([]byte, 0, 64)
+		c.clientIP = make([]byte, 0, 48)
+	}
+	c.nc = nc
+	c.in.Src = nc
 	c.dl = h.opts.Watchdog.Register(nc)
-	c.req.Fields = make([]h1.Field, 0, 16)
-	c.resp.Fields = make([]h1.Field, 0, 16)
-	c.id = make([]byte, 0, 128)
-	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
-		ip := ap.Addr().Unmap()
-		c.clientAddr = []byte(netip.AddrPortFrom(ip, ap.Port()).String())
-		c.clientIP = []byte(ip.String())
+	c.clientAddr, c.clientIP = c.clientAddr[:0], c.clientIP[:0]
+	var ap netip.AddrPort
+	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		ap = ta.AddrPort()
+	}
+	if ip := ap.Addr().Unmap(); ip.IsValid() {
+		c.clientAddr = netip.AddrPortFrom(ip, ap.Port()).AppendTo(c.clientAddr)
+		c.clientIP = ip.AppendTo(c.clientIP)
 		c.clientIPv6 = ip.Is6()
 		c.trusted = h.trusted(ip)
 	} else {
-		c.clientAddr = []byte(nc.RemoteAddr().String())
-		c.clientIP = c.clientAddr
+		c.clientAddr = append(c.clientAddr, nc.RemoteAddr().String()...)
+		c.clientIP = append(c.clientIP, c.clientAddr...)
+		c.clientIPv6, c.trusted = false, false
 	}
 	return c
 }
 
+// close closes the connection and returns the conn to the pool.
 func (c *conn) close() {
 	c.dl.Unregister()
 	c.nc.Close()
+	c.releaseHead()
+	c.releaseBody()
+	if len(c.in.Buf) != readBufferSize {
+		c.in.Buf = make([]byte, readBufferSize)
+	}
+	c.in.R, c.in.W, c.in.Src = 0, 0, nil
+	c.nc, c.dl, c.route, c.upstream = nil, nil, nil, nil
+	c.req.Reset()
+	c.resp.Reset()
+	c.trailers = c.trailers[:0]
+	c.idle.Store(false)
+	c.h.connPool.Put(c)
 }
 
 // kick interrupts whatever the connection is blocked on. Only for shutdown.
@@ -212,7 +238,7 @@ func (c *conn) handle() bool {
 	req := &c.req
 	c.start = c.h.opts.Clock()
 	c.status, c.bytesIn, c.bytesOut, c.upstream = 0, int64(req.HeadLen), 0, nil
-	c.consumed, c.bodyDone = false, !req.HasBody()
+	c.bodyDone = !req.HasBody()
 	c.setID()
 	if c.h.opts.Log != nil {
 		c.keepLogMeta()

@@ -37,6 +37,10 @@ func (c *conn) forward(rt *router.Route) bool {
 	status := 502
 	isHead := req.IsMethod("HEAD")
 	minor := req.Minor
+	if !c.takeBody() {
+		return false
+	}
+	defer c.releaseBody()
 	for {
 		be, idx, allDown := pool.Pick(tried)
 		if be == nil {
@@ -45,7 +49,6 @@ func (c *conn) forward(rt *router.Route) bool {
 			}
 			c.status = status
 			c.releaseHead()
-			// The head may still be unconsumed if no backend was ever reached.
 			return c.failLocal(status)
 		}
 		if idx < 64 {
@@ -106,35 +109,69 @@ func (c *conn) dial(be *upstream.Backend) (*upstream.Conn, error) {
 }
 
 // failLocal answers an error when nothing has been sent to the client. The connection stays open only
-// when the request body has been read whole or was skipped.
+// when the request body has been read whole.
 func (c *conn) failLocal(status int) bool {
-	if !c.consumed {
-		// Nothing of this request was consumed: skip it as a local answer would.
-		return c.localAnswer(status, nil)
-	}
 	keep := c.bodyDone && c.req.KeepAlive && !c.h.draining.Load()
 	return c.writeError(status, !keep) && keep
 }
 
+// maxBufferedBody is the largest request body read whole before the request is sent, as nginx's
+// request buffering does: the head and body then go out in one write, and the request can be sent
+// again if a pooled connection turns out dead. Larger bodies are streamed.
+const maxBufferedBody = copyBufferSize
+
+// takeBody consumes the request head and reads a small body whole into c.body. It reports false
+// when the client failed, after answering it if that is still possible.
+func (c *conn) takeBody() bool {
+	req := &c.req
+	c.in.Consume(req.HeadLen)
+	if req.Chunked || req.ContentLength <= 0 || req.ContentLength > maxBufferedBody {
+		return true
+	}
+	n := int(req.ContentLength)
+	c.body = copyBufs.get(copyBufferSize)
+	body := (*c.body)[:0]
+	take := min(c.in.Len(), n)
+	body = append(body, c.in.Buffered()[:take]...)
+	c.in.Consume(take)
+	if len(body) < n && req.ExpectContinue && !c.writeClient(continue100) {
+		c.status = 499
+		return false
+	}
+	for len(body) < n {
+		// c.in is empty: read straight into the body, never past it (a pipelined request may follow).
+		c.dl.Set(c.h.opts.Timeouts.ClientBodyIdle)
+		m, err := c.nc.Read(body[len(body):n])
+		c.dl.Clear()
+		body = body[:len(body)+m]
+		if err != nil && len(body) < n {
+			c.bytesIn += int64(len(body))
+			if isTimeout(err) || c.dl.Fired() {
+				c.status = 408
+				c.writeErrorNow(408)
+			} else {
+				c.status = 499 // the client went away
+			}
+			return false
+		}
+	}
+	*c.body = body
+	c.bytesIn += int64(n)
+	c.bodyDone = true
+	return true
+}
+
+func (c *conn) releaseBody() {
+	if c.body != nil {
+		copyBufs.put(c.body)
+		c.body = nil
+	}
+}
+
 // exchange runs one attempt: write the request, read the answer, relay it.
 func (c *conn) exchange(rt *router.Route, a *attempt, isHead bool, minor uint8) outcome {
-	req := &c.req
-	b := c.headBuf()
-	b = c.appendRequestHead(b, rt, a.uc.Backend)
-	// A body already buffered whole goes out with the head, and can be sent again.
-	body := c.in.Buffered()[req.HeadLen:]
-	if !req.Chunked && int64(len(body)) >= req.ContentLength {
-		n := max(req.ContentLength, 0)
-		b = append(b, body[:n]...)
-		a.replayable = true
-		c.bodyDone = true
-		c.in.Consume(req.HeadLen + int(n))
-		c.bytesIn += n
-	} else {
-		c.in.Consume(req.HeadLen)
-	}
-	c.consumed = true
-	*c.head = b
+	*c.head = c.appendRequestHead(c.headBuf(), rt, a.uc.Backend)
+	a.replayable = c.bodyDone
 	return c.send(rt, a, isHead, minor)
 }
 
@@ -153,7 +190,15 @@ func (c *conn) send(rt *router.Route, a *attempt, isHead bool, minor uint8) outc
 	req := &c.req
 	uc := a.uc
 	uc.DL.Set(c.h.opts.Timeouts.UpstreamBodyIdle)
-	_, err := uc.Write(*c.head)
+	var err error
+	if c.body != nil {
+		c.vec[0], c.vec[1] = *c.head, *c.body
+		c.bufs = c.vec[:]
+		_, err = c.bufs.WriteTo(uc.Conn)
+		c.vec = [2][]byte{}
+	} else {
+		_, err = uc.Write(*c.head)
+	}
 	if err != nil {
 		if a.replayable && uc.Reused {
 			return retry

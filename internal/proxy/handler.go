@@ -74,6 +74,8 @@ type Handler struct {
 	table    atomic.Pointer[router.Table]
 	draining atomic.Bool
 
+	connPool sync.Pool // *conn, with their buffers
+
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 	wg    sync.WaitGroup
@@ -101,17 +103,18 @@ func (h *Handler) ServeConn(nc net.Conn) {
 	h.mu.Lock()
 	if h.draining.Load() {
 		h.mu.Unlock()
-		nc.Close()
+		c.close()
 		return
 	}
 	h.conns[c] = struct{}{}
 	h.wg.Add(1)
 	h.mu.Unlock()
 	defer func() {
-		c.close()
+		// Out of the set before close recycles c, so that Shutdown never kicks a recycled conn.
 		h.mu.Lock()
 		delete(h.conns, c)
 		h.mu.Unlock()
+		c.close()
 		h.wg.Done()
 	}()
 	c.serve()
