@@ -70,7 +70,7 @@ func (c *conn) sendBody(rt *router.Route, a *attempt) (outcome, bool) {
 
 // relayResponse sends the parsed response head and its body to the client.
 func (c *conn) relayResponse(a *attempt, isHead bool, minor uint8) outcome {
-	resp := &c.resp
+	resp := c.resp
 	uc := a.uc
 	frame, srcClose := frameLength, false
 	switch {

@@ -62,7 +62,7 @@ type conn struct {
 	trusted    bool
 
 	req      h1.Request
-	resp     h1.Response
+	resp     *h1.Response // the response being relayed, owned by its upstream connection
 	trailers []h1.Field
 	head     *[]byte // the head being written, from headBufs
 	body     *[]byte // a small request body read whole, from copyBufs
@@ -89,7 +89,6 @@ func (h *Handler) newConn(nc net.Conn) *conn {
 		c = &conn{h: h}
 		c.in.Buf = make([]byte, readBufferSize)
 		c.req.Fields = make([]h1.Field, 0, 16)
-		c.resp.Fields = make([]h1.Field, 0, 16)
 		c.id = make([]byte, 0, 128)
 		c.clientAddr = make([]byte, 0, 64)
 		c.clientIP = make([]byte, 0, 48)
@@ -127,7 +126,7 @@ func (c *conn) close() {
 	c.in.R, c.in.W, c.in.Src = 0, 0, nil
 	c.nc, c.dl, c.route, c.upstream = nil, nil, nil, nil
 	c.req.Reset()
-	c.resp.Reset()
+	c.resp = nil
 	c.trailers = c.trailers[:0]
 	c.idle.Store(false)
 	c.h.connPool.Put(c)

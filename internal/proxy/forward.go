@@ -224,7 +224,8 @@ var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 // receive reads the backend's answer and relays it.
 func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
 	uc := a.uc
-	resp := &c.resp
+	resp := &uc.Resp
+	c.resp = resp
 	lim := &c.h.opts.Limits
 	for {
 		resp.Reset()

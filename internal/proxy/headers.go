@@ -164,7 +164,7 @@ const (
 // appendResponseHead writes the head sent to the client: the backend's status and fields less the
 // hop-by-hop ones and those the route removes, the route's fields, our framing and Connection.
 func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
-	resp := &c.resp
+	resp := c.resp
 	rt := c.route
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(resp.Status), 10)

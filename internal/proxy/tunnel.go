@@ -14,7 +14,7 @@ import (
 // closes when neither side has sent anything for the upstream body idle timeout. Tunnels are long
 // and few, so they use plain connection deadlines rather than the watchdog.
 func (c *conn) tunnel(uc *upstream.Conn) outcome {
-	resp := &c.resp
+	resp := c.resp
 	b := c.headBuf()
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\n"...)
 	for i := range resp.Fields {

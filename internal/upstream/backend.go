@@ -70,6 +70,8 @@ type Conn struct {
 	net.Conn
 	// In buffers what the backend sent.
 	In h1.Reader
+	// Resp is the response being read; its slices point into In.
+	Resp h1.Response
 	// DL is the connection's deadline.
 	DL *watchdog.Deadline
 	// Reused is set when the connection served an earlier request.
@@ -113,6 +115,7 @@ func (b *Backend) Dial(ctx context.Context) (*Conn, error) {
 	b.open.Add(1)
 	c := &Conn{Conn: nc, Backend: b}
 	c.In = h1.Reader{Src: nc, Buf: make([]byte, b.set.ReadBuffer)}
+	c.Resp.Fields = make([]h1.Field, 0, 16)
 	c.DL = b.wd.Register(nc)
 	return c, nil
 }
