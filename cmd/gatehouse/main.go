@@ -33,18 +33,29 @@ Usage:
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	// A closed stdout (the access log's reader gone) must not kill the proxy: writes fail instead.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// run runs a command line; serving commands serve until ctx ends (SIGINT or SIGTERM in main).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		return runDemo(stdout, stderr)
+		cfg, err := config.Embedded()
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		return runDemo(ctx, cfg, stdout, stderr)
 	}
 	switch args[0] {
 	case "run":
-		return runConfig(args[1:], stdout, stderr)
+		return runConfig(ctx, args[1:], stdout, stderr)
 	case "proxy":
-		return runProxy(args[1:], stdout, stderr)
+		return runProxy(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
@@ -98,7 +109,7 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func runConfig(args []string, stdout, stderr io.Writer) int {
+func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	path, ok := configFlag("run", args, stderr)
 	if !ok {
 		return 2
@@ -108,7 +119,7 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	return serve(cfg, nil, stdout, stderr)
+	return serve(ctx, cfg, stderr)
 }
 
 // multiFlag collects a repeated flag.
@@ -117,7 +128,7 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-func runProxy(args []string, stdout, stderr io.Writer) int {
+func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "the `ADDR` to listen on")
@@ -143,15 +154,11 @@ func runProxy(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, errs)
 		return 2
 	}
-	return serve(cfg, nil, stdout, stderr)
+	return serve(ctx, cfg, stderr)
 }
 
-func runDemo(stdout, stderr io.Writer) int {
-	cfg, err := config.Embedded()
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
+// runDemo runs cfg (the embedded default) with demo backends on its upstreams' addresses.
+func runDemo(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) int {
 	var addrs []string
 	for i := range cfg.Upstreams {
 		addrs = append(addrs, cfg.Upstreams[i].BackendAddrs()...)
@@ -163,13 +170,11 @@ func runDemo(stdout, stderr io.Writer) int {
 	}
 	defer demos.Close()
 	fmt.Fprintf(stderr, "gatehouse: demo backends on %s\n", strings.Join(demos.Addrs(), " and "))
-	return serve(cfg, demos, stdout, stderr)
+	return serve(ctx, cfg, stderr)
 }
 
-// serve runs cfg until SIGINT or SIGTERM, then shuts down gracefully.
-func serve(cfg *config.Config, _ *demo.Servers, stdout, stderr io.Writer) int {
-	// A closed stdout (the access log's reader gone) must not kill the proxy: writes fail instead.
-	signal.Ignore(syscall.SIGPIPE)
+// serve runs cfg until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) int {
 	logf := func(f string, a ...any) { fmt.Fprintf(stderr, "gatehouse: "+f+"\n", a...) }
 	a, err := app.Start(cfg, logf)
 	if err != nil {
@@ -180,11 +185,8 @@ func serve(cfg *config.Config, _ *demo.Servers, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "gatehouse: listening on http://%s\n", addr)
 	}
 	fmt.Fprintln(stderr, "gatehouse: press Ctrl-C to stop (SIGTERM also stops it, letting requests in flight finish)")
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	s := <-sig
-	signal.Stop(sig)
-	fmt.Fprintf(stderr, "gatehouse: %v: draining (up to %s)\n", s, cfg.Server.Timeouts.ShutdownDrain)
+	<-ctx.Done()
+	fmt.Fprintf(stderr, "gatehouse: stopping: draining requests in flight (up to %s)\n", cfg.Server.Timeouts.ShutdownDrain)
 	if err := a.Shutdown(context.Background()); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "gatehouse:", err)
 		return 1

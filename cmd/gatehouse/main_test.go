@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
+)
+
+// syncBuffer is a bytes.Buffer safe to write from the command and read from the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestCommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("listeners: [{address: 127.0.0.1:18080}]\nroutes: [{name: r, upstream: u}]\n"+
+		"upstreams: [{name: u, backends: [http://127.0.0.1:9]}]\n"), 0o644)
+	os.WriteFile(bad, []byte("listeners: [{address: 127.0.0.1:18080}]\nroutes: [{name: r, upstream: v}]\n"+
+		"upstreams: [{name: u, backends: [http://127.0.0.1:9]}]\n"), 0o644)
+	tests := []struct {
+		name       string
+		args       []string
+		code       int
+		out, errOut string
+	}{
+		{"version", []string{"version"}, 0, "gatehouse 0.1.0-dev", ""},
+		{"help", []string{"help"}, 0, "gatehouse proxy --listen ADDR", ""},
+		{"unknown command", []string{"serve"}, 2, "", `unknown command "serve"`},
+		{"validate good", []string{"validate", "-config", good}, 0, good + ": valid", ""},
+		{"validate bad names file line and field", []string{"validate", "-config", bad}, 1, "",
+			bad + `:2: routes[0].upstream: upstream "v" is not defined`},
+		{"validate missing file", []string{"validate", "-config", filepath.Join(dir, "nope.yaml")}, 1, "", "nope.yaml"},
+		{"validate without -config", []string{"validate"}, 2, "", "give the config file as -config FILE"},
+		{"run invalid config", []string{"run", "-config", bad}, 1, "", "is not defined"},
+		{"proxy without --to", []string{"proxy", "--listen", "127.0.0.1:0"}, 2, "", "give at least one backend"},
+		{"proxy with a bad backend", []string{"proxy", "--to", "ftp://x"}, 2, "", "backends[0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut syncBuffer
+			code := run(context.Background(), tt.args, &out, &errOut)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tt.code, errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.out) {
+				t.Errorf("stdout %q does not contain %q", out.String(), tt.out)
+			}
+			if !strings.Contains(errOut.String(), tt.errOut) {
+				t.Errorf("stderr %q does not contain %q", errOut.String(), tt.errOut)
+			}
+		})
+	}
+}
+
+// get polls url until it answers or the deadline passes.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode, string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestProxyCommand runs the quick mode that compare.py uses and stops it as a signal would.
+func TestProxyCommand(t *testing.T) {
+	t.Parallel()
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "backend saw %s %s xff=%s", r.Method, r.URL.Path, r.Header.Get("X-Forwarded-For"))
+	}))
+	defer be.Close()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var errOut syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"proxy", "--listen", addr, "--to", be.URL}, io.Discard, &errOut)
+	}()
+	code, body := get(t, "http://"+addr+"/hello")
+	if code != 200 || body != "backend saw GET /hello xff=127.0.0.1" {
+		t.Errorf("got %d %q", code, body)
+	}
+	cancel()
+	if c := <-done; c != 0 {
+		t.Errorf("exit %d; stderr: %s", c, errOut.String())
+	}
+	for _, want := range []string{"listening on http://" + addr, "press Ctrl-C to stop", "stopped"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q: %s", want, errOut.String())
+		}
+	}
+}
+
+// TestDemo runs the embedded default config as `gatehouse` with no arguments does, on free ports
+// instead of 8080-8082 so that it cannot collide with a running gatehouse: successive requests
+// alternate between the two demo backends and /healthz is answered by gatehouse itself.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := freeAddr(t)
+	cfg.Listeners[0].Address = listen
+	cfg.AccessLog.Output = "off"
+	cfg.Upstreams[0].Backends = []string{"http://" + freeAddr(t), "http://" + freeAddr(t)}
+	ctx, cancel := context.WithCancel(context.Background())
+	var errOut syncBuffer
+	done := make(chan int)
+	go func() { done <- runDemo(ctx, cfg, io.Discard, &errOut) }()
+	_, first := get(t, "http://"+listen+"/")
+	_, second := get(t, "http://"+listen+"/")
+	if !strings.Contains(first+second, "demo backend 1") || !strings.Contains(first+second, "demo backend 2") {
+		t.Errorf("requests did not alternate between the backends:\n%s\n%s", first, second)
+	}
+	if code, body := get(t, "http://"+listen+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	cancel()
+	if c := <-done; c != 0 {
+		t.Errorf("exit %d; stderr: %s", c, errOut.String())
+	}
+}
