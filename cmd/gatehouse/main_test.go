@@ -57,9 +57,9 @@ func TestCommands(t *testing.T) {
 	os.WriteFile(bad, []byte("listeners: [{address: 127.0.0.1:18080}]\nroutes: [{name: r, upstream: v}]\n"+
 		"upstreams: [{name: u, backends: [http://127.0.0.1:9]}]\n"), 0o644)
 	tests := []struct {
-		name       string
-		args       []string
-		code       int
+		name        string
+		args        []string
+		code        int
 		out, errOut string
 	}{
 		{"version", []string{"version"}, 0, "gatehouse 0.1.0-dev", ""},
