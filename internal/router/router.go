@@ -153,8 +153,9 @@ func (t *Table) Routes() []*Route { return t.routes }
 func (t *Table) Match(host, target []byte) *Route {
 	host = stripPort(host)
 	path := target
-	if len(path) == 1 && path[0] == '*' {
-		path = []byte("/")
+	if len(path) == 0 || path[0] != '/' {
+		// "*" (OPTIONS), or an absolute-form target without a path ("http://h?q"): the root.
+		path = rootPath
 	}
 	for _, r := range t.routes {
 		if len(r.Hosts) > 0 && !matchHost(r.Hosts, host) {
@@ -166,6 +167,8 @@ func (t *Table) Match(host, target []byte) *Route {
 	}
 	return nil
 }
+
+var rootPath = []byte("/")
 
 func matchHost(hosts []string, host []byte) bool {
 	for _, h := range hosts {

@@ -1,0 +1,252 @@
+package upstream
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
+)
+
+// fakeClock is a settable clock for idle-timeout tests.
+type fakeClock struct{ ns atomic.Int64 }
+
+func (f *fakeClock) now() time.Time      { return time.Unix(0, f.ns.Load()) }
+func (f *fakeClock) add(d time.Duration) { f.ns.Add(int64(d)) }
+func newClock() *fakeClock               { f := &fakeClock{}; f.ns.Store(time.Unix(1000, 0).UnixNano()); return f }
+func settings(maxIdle int) Settings {
+	return Settings{MaxIdle: maxIdle, IdleTimeout: time.Minute, ConnectTimeout: time.Second, FailTimeout: 10 * time.Second}
+}
+func dial(t *testing.T, b *Backend) *Conn {
+	t.Helper()
+	c, err := b.Dial(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// server accepts connections and keeps them open until the test ends, or closes them on demand.
+type server struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func listen(t *testing.T) *server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); s.closeAll() })
+	return s
+}
+
+func (s *server) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+}
+
+func (s *server) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func TestPoolMostRecentlyUsedFirst(t *testing.T) {
+	t.Parallel()
+	s := listen(t)
+	wd := watchdog.New(time.Hour, time.Now)
+	defer wd.Close()
+	clk := newClock()
+	b := NewBackend(s.ln.Addr().String(), settings(2), wd, clk.now)
+	c1, c2, c3 := dial(t, b), dial(t, b), dial(t, b)
+	b.Put(c1)
+	b.Put(c2)
+	b.Put(c3) // over MaxIdle 2: closed
+	if b.Idle() != 2 || b.Open() != 2 {
+		t.Fatalf("idle %d open %d, want 2 and 2", b.Idle(), b.Open())
+	}
+	if got := b.Get(); got != c2 || !got.Reused {
+		t.Error("Get did not return the most recently used connection, marked reused")
+	}
+	if got := b.Get(); got != c1 {
+		t.Error("second Get did not return the older connection")
+	}
+	if b.Get() != nil {
+		t.Error("Get on an empty pool returned a connection")
+	}
+}
+
+func TestPoolIdleTimeout(t *testing.T) {
+	t.Parallel()
+	s := listen(t)
+	wd := watchdog.New(time.Hour, time.Now)
+	defer wd.Close()
+	clk := newClock()
+	b := NewBackend(s.ln.Addr().String(), settings(8), wd, clk.now)
+	old := dial(t, b)
+	b.Put(old)
+	clk.add(30 * time.Second)
+	young := dial(t, b)
+	b.Put(young)
+	clk.add(40 * time.Second) // old is 70s idle, young 40s
+	b.Reap()
+	if b.Idle() != 1 || b.Open() != 1 {
+		t.Fatalf("after Reap idle %d open %d, want 1 and 1", b.Idle(), b.Open())
+	}
+	clk.add(30 * time.Second) // young is 70s idle too
+	if b.Get() != nil {
+		t.Error("Get returned a connection past its idle timeout")
+	}
+	if b.Open() != 0 {
+		t.Errorf("open %d after expiry, want 0", b.Open())
+	}
+}
+
+// A pooled connection the backend closed is noticed before reuse (after staleCheckAfter idle).
+func TestPoolDetectsClosedConnection(t *testing.T) {
+	t.Parallel()
+	s := listen(t)
+	wd := watchdog.New(time.Hour, time.Now)
+	defer wd.Close()
+	clk := newClock()
+	b := NewBackend(s.ln.Addr().String(), settings(8), wd, clk.now)
+	c := dial(t, b)
+	for s.count() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	b.Put(c)
+	s.closeAll()
+	time.Sleep(20 * time.Millisecond) // let the FIN arrive
+	clk.add(2 * staleCheckAfter)
+	if got := b.Get(); got != nil {
+		t.Error("Get returned a connection the backend had closed")
+	}
+}
+
+func TestPoolKeepsLiveConnection(t *testing.T) {
+	t.Parallel()
+	s := listen(t)
+	wd := watchdog.New(time.Hour, time.Now)
+	defer wd.Close()
+	clk := newClock()
+	b := NewBackend(s.ln.Addr().String(), settings(8), wd, clk.now)
+	c := dial(t, b)
+	b.Put(c)
+	clk.add(2 * staleCheckAfter)
+	if got := b.Get(); got != c {
+		t.Error("a live connection idle past the stale check was not reused")
+	}
+}
+
+func TestPutRefusesDirtyConnection(t *testing.T) {
+	t.Parallel()
+	s := listen(t)
+	wd := watchdog.New(time.Hour, time.Now)
+	defer wd.Close()
+	b := NewBackend(s.ln.Addr().String(), settings(8), wd, time.Now)
+	c := dial(t, b)
+	c.In.Buf[0] = 'x'
+	c.In.W = 1 // an unread byte: the backend sent more than the response
+	b.Put(c)
+	if b.Idle() != 0 || b.Open() != 0 {
+		t.Errorf("a connection with unread bytes was pooled: idle %d open %d", b.Idle(), b.Open())
+	}
+}
+
+func TestPickRoundRobinAndDown(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	var bes []*Backend
+	for _, a := range []string{"a:1", "b:1", "c:1"} {
+		bes = append(bes, NewBackend(a, settings(1), nil, clk.now))
+	}
+	p := NewPool("p", bes, clk.now)
+	seen := map[string]int{}
+	for i := 0; i < 30; i++ {
+		be, _, _ := p.Pick(0)
+		seen[be.Addr]++
+	}
+	if seen["a:1"] != 10 || seen["b:1"] != 10 || seen["c:1"] != 10 {
+		t.Errorf("round-robin uneven: %v", seen)
+	}
+	bes[1].MarkFailed()
+	for i := 0; i < 10; i++ {
+		if be, _, _ := p.Pick(0); be == bes[1] {
+			t.Fatal("picked a backend marked down")
+		}
+	}
+	// tried excludes backends already attempted for this request.
+	if be, _, _ := p.Pick(1<<0 | 1<<2); be != nil {
+		t.Errorf("picked %s though every up backend was tried", be.Addr)
+	}
+	bes[0].MarkFailed()
+	bes[2].MarkFailed()
+	if be, _, allDown := p.Pick(0); be != nil || !allDown {
+		t.Errorf("all down: got %v allDown=%v", be, allDown)
+	}
+	clk.add(11 * time.Second) // past fail_timeout
+	if be, _, _ := p.Pick(0); be == nil {
+		t.Error("backends did not come back after fail_timeout")
+	}
+	bes[1].MarkUp()
+	if bes[1].Down(clk.now().UnixNano()) {
+		t.Error("MarkUp left the backend down")
+	}
+}
+
+func TestPickSingleBackendNeverDown(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	be := NewBackend("a:1", settings(1), nil, clk.now)
+	p := NewPool("p", []*Backend{be}, clk.now)
+	be.MarkFailed()
+	if got, _, _ := p.Pick(0); got != be {
+		t.Error("a single backend must always be tried, as nginx does")
+	}
+	if got, _, _ := p.Pick(1); got != nil {
+		t.Error("a single backend already tried was picked again")
+	}
+}
+
+func BenchmarkGetPut(b *testing.B) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	go func() {
+		for {
+			if _, err := ln.Accept(); err != nil {
+				return
+			}
+		}
+	}()
+	wd := watchdog.New(time.Hour, time.Now)
+	defer wd.Close()
+	be := NewBackend(ln.Addr().String(), settings(8), wd, time.Now)
+	c, _ := be.Dial(context.Background())
+	be.Put(c)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		be.Put(be.Get())
+	}
+}

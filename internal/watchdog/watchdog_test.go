@@ -1,0 +1,136 @@
+package watchdog
+
+import (
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+func pipePair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c1, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c1.Close(); c2.Close() })
+	return c1, c2
+}
+
+func TestDeadlineInterruptsBlockedRead(t *testing.T) {
+	t.Parallel()
+	w := New(2*time.Millisecond, time.Now)
+	defer w.Close()
+	a, _ := pipePair(t)
+	d := w.Register(a)
+	defer d.Unregister()
+	d.Set(30 * time.Millisecond)
+	start := time.Now()
+	_, err := a.Read(make([]byte, 1))
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read error %v, want a deadline error", err)
+	}
+	if el := time.Since(start); el < 20*time.Millisecond {
+		t.Errorf("fired after %v, before the 30ms timeout", el)
+	}
+	if !d.Fired() {
+		t.Error("Fired() is false after the deadline fired")
+	}
+	if d.Set(time.Second) {
+		t.Error("Set after firing must report false: the connection is spent")
+	}
+}
+
+func TestClearedDeadlineDoesNotFire(t *testing.T) {
+	t.Parallel()
+	w := New(time.Millisecond, time.Now)
+	defer w.Close()
+	a, b := pipePair(t)
+	d := w.Register(a)
+	defer d.Unregister()
+	d.Set(10 * time.Millisecond)
+	if !d.Clear() {
+		t.Fatal("Clear reported a fired deadline")
+	}
+	time.Sleep(40 * time.Millisecond)
+	go b.Write([]byte("x"))
+	if _, err := a.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("read after Clear: %v", err)
+	}
+	if d.Fired() {
+		t.Error("a cleared deadline fired")
+	}
+}
+
+func TestExtendKeepsTheFirstDeadline(t *testing.T) {
+	t.Parallel()
+	w := New(time.Hour, func() time.Time { return time.Unix(100, 0) })
+	defer w.Close()
+	a, _ := pipePair(t)
+	d := w.Register(a)
+	defer d.Unregister()
+	d.Extend(time.Second)
+	first := d.at.Load()
+	d.Extend(time.Minute)
+	if d.at.Load() != first {
+		t.Error("Extend moved an armed deadline")
+	}
+}
+
+func TestRegisterUnregister(t *testing.T) {
+	t.Parallel()
+	w := New(time.Hour, time.Now)
+	defer w.Close()
+	a, b := pipePair(t)
+	da, db := w.Register(a), w.Register(b)
+	if w.Len() != 2 {
+		t.Fatalf("Len %d, want 2", w.Len())
+	}
+	da.Unregister()
+	da.Unregister() // idempotent
+	if w.Len() != 1 || w.list[0] != db || db.idx != 0 {
+		t.Fatalf("after Unregister: len %d", w.Len())
+	}
+	db.Unregister()
+	if w.Len() != 0 {
+		t.Fatalf("Len %d, want 0", w.Len())
+	}
+}
+
+func TestTickFor(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want time.Duration }{
+		{10 * time.Second, 250 * time.Millisecond},
+		{500 * time.Millisecond, 50 * time.Millisecond},
+		{time.Millisecond, time.Millisecond},
+	} {
+		if got := TickFor(c.in); got != c.want {
+			t.Errorf("TickFor(%v) = %v, want %v", c.in, got, c.want)
+		}
+	}
+}
+
+func BenchmarkSetClear(b *testing.B) {
+	w := New(time.Hour, time.Now)
+	defer w.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	defer ln.Close()
+	c, _ := net.Dial("tcp", ln.Addr().String())
+	defer c.Close()
+	d := w.Register(c)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		d.Set(time.Second)
+		d.Clear()
+	}
+}
