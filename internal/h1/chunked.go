@@ -16,7 +16,7 @@ func ParseChunkLine(b []byte) (size int64, n int, err error) {
 		}
 		return 0, 0, nil
 	}
-	if eol == 0 || b[eol-1] != '\r' {
+	if eol == 0 || b[eol-1] != '\r' || eol > MaxChunkLine {
 		return 0, 0, ErrChunkSize
 	}
 	line := b[:eol-1]
@@ -46,7 +46,8 @@ func unhex(c byte) byte {
 	return c - 'A' + 10
 }
 
-// validChunkExt checks *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ).
+// validChunkExt checks *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] ). Whitespace
+// is allowed only where BWS stands: before ";" or "=" and after them, never at the end of the line.
 func validChunkExt(b []byte) bool {
 	for len(b) > 0 {
 		b = trimLeftWS(b)
@@ -58,24 +59,19 @@ func validChunkExt(b []byte) bool {
 		if n == 0 {
 			return false
 		}
-		b = trimLeftWS(b[n:])
-		if len(b) == 0 || b[0] != '=' {
-			continue
-		}
-		b = trimLeftWS(b[1:])
-		if len(b) > 0 && b[0] == '"' {
-			q := quotedLen(b)
-			if q == 0 {
+		b = b[n:]
+		if rest := trimLeftWS(b); len(rest) > 0 && rest[0] == '=' {
+			b = trimLeftWS(rest[1:])
+			if len(b) > 0 && b[0] == '"' {
+				n = quotedLen(b)
+			} else {
+				n = tokenLen(b)
+			}
+			if n == 0 {
 				return false
 			}
-			b = b[q:]
-			continue
+			b = b[n:]
 		}
-		n = tokenLen(b)
-		if n == 0 {
-			return false
-		}
-		b = b[n:]
 	}
 	return true
 }

@@ -133,6 +133,9 @@ func parseContentLength(v []byte, prev int64) (int64, bool) {
 			break
 		}
 		v = v[i+1:]
+		if len(trimOWS(v)) == 0 {
+			return 0, false // "5," : a list element must follow the comma
+		}
 	}
 	return n, seen
 }

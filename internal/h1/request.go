@@ -70,7 +70,16 @@ func ParseRequest(b []byte, r *Request, lim *Limits) error {
 		// The request line is checked before the rest of the head has arrived, so that an overlong
 		// one is a 414 and not a 431.
 		eol := bytes.IndexByte(head, '\n')
-		if eol < 0 && len(head) > lim.requestLine() || eol > lim.requestLine()+1 {
+		if eol < 0 {
+			// A line of exactly the limit may have arrived with its CR but not yet its LF.
+			n := len(head)
+			if n > 0 && head[n-1] == '\r' {
+				n--
+			}
+			if n > lim.requestLine() {
+				return ErrRequestLineTooLong
+			}
+		} else if eol > lim.requestLine()+1 {
 			return ErrRequestLineTooLong
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
 	"github.com/gatehouse-proxy/gatehouse/internal/router"
+	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
 )
 
@@ -55,6 +56,8 @@ type conn struct {
 	// idle is set while the connection waits for a request with nothing buffered: Shutdown closes
 	// such connections at once.
 	idle atomic.Bool
+	// up is the backend connection in use, for abort.
+	up atomic.Pointer[upstream.Conn]
 
 	clientAddr []byte // "ip:port" for the log
 	clientIP   []byte // for X-Forwarded-For
@@ -132,8 +135,18 @@ func (c *conn) close() {
 	c.h.connPool.Put(c)
 }
 
-// kick interrupts whatever the connection is blocked on. Only for shutdown.
+// kick interrupts an idle connection's wait for a request. Only for shutdown.
 func (c *conn) kick() { _ = c.nc.SetReadDeadline(time.Unix(1, 0)) }
+
+// abort closes the connection and the backend connection it is using, wherever its goroutine is
+// blocked: for a shutdown whose drain time is up. The goroutine then finds its sockets closed and
+// cleans up as after any failure.
+func (c *conn) abort() {
+	_ = c.nc.Close()
+	if up := c.up.Load(); up != nil {
+		_ = up.Conn.Close()
+	}
+}
 
 func (c *conn) serve() {
 	first := true
@@ -195,9 +208,9 @@ func (c *conn) readHead(first bool) bool {
 		if _, err := c.in.Fill(); err != nil {
 			c.idle.Store(false)
 			if c.in.Len() > 0 && isTimeout(err) {
-				c.start = c.h.opts.Clock()
-				c.status = 408
+				c.startRejected(408)
 				c.writeErrorNow(408)
+				c.log()
 			}
 			return false
 		}
@@ -213,15 +226,21 @@ func (c *conn) reject(err error) {
 	if errors.As(err, &e) {
 		status = e.Status
 	}
+	c.startRejected(status)
+	c.writeErrorNow(status)
+	c.log()
+}
+
+// startRejected sets up the per-request state of a request that is answered before it was parsed
+// whole: rejected, or timed out.
+func (c *conn) startRejected(status int) {
 	c.start = c.h.opts.Clock()
 	c.status = status
-	c.writeErrorNow(status)
-	c.bytesIn = int64(c.in.Len())
+	c.bytesIn, c.bytesOut = int64(c.in.Len()), 0
 	c.route, c.upstream = nil, nil
 	c.id = c.h.opts.IDs.Append(c.id[:0])
 	c.logMeta = c.logMeta[:0]
 	c.logLens = [3]int{}
-	c.log()
 }
 
 // writeErrorNow writes an error response on a connection that will close, bounded by the write
@@ -340,9 +359,7 @@ func (c *conn) writeError(status int, closing bool) bool {
 	b = append(b, "\r\nDate: "...)
 	b = c.h.opts.Clock().UTC().AppendFormat(b, httpDate)
 	b = append(b, "\r\n"...)
-	if closing {
-		b = append(b, "Connection: close\r\n"...)
-	}
+	b = appendConnection(b, !closing, c.req.Minor)
 	b = append(b, "\r\n"...)
 	if !(c.req.HeadLen > 0 && c.req.IsMethod("HEAD")) {
 		b = strconv.AppendInt(b, int64(status), 10)

@@ -73,6 +73,7 @@ func (c *conn) forward(rt *router.Route) bool {
 		}
 		be.MarkUp()
 		a := attempt{uc: uc}
+		c.up.Store(uc)
 		out := c.exchange(rt, &a, isHead, minor)
 		if out == retry {
 			// A reused connection failed before any answer: the backend had closed it. Once more,
@@ -80,12 +81,15 @@ func (c *conn) forward(rt *router.Route) bool {
 			uc.Close()
 			fresh, err := c.dial(be)
 			if err != nil {
+				c.up.Store(nil)
 				c.status = 502
 				return c.failLocal(502)
 			}
 			a.uc = fresh
+			c.up.Store(fresh)
 			out = c.resend(rt, &a, isHead, minor)
 		}
+		c.up.Store(nil)
 		c.releaseHead()
 		switch out {
 		case done:

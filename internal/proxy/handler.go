@@ -149,7 +149,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			h.mu.Lock()
 			for c := range h.conns {
-				c.kick()
+				c.abort()
 			}
 			h.mu.Unlock()
 			<-done

@@ -84,9 +84,11 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 	if mode != ForwardedOff {
 		b = c.appendForwarded(b, rt, xff, fwd, xfp, xfh)
 	}
-	b = append(b, "X-Request-Id: "...)
-	b = append(b, c.id...)
-	b = append(b, "\r\n"...)
+	if len(rt.Request.Drop) == 0 || !rt.Request.Dropped(xRequestID) {
+		b = append(b, "X-Request-Id: "...)
+		b = append(b, c.id...)
+		b = append(b, "\r\n"...)
+	}
 	b = rt.Request.AppendSet(b)
 	if req.Upgrade && upgrade != nil {
 		b = append(b, "Connection: upgrade\r\nUpgrade: "...)
@@ -95,6 +97,8 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 	}
 	return append(b, "\r\n"...)
 }
+
+var xRequestID = []byte("x-request-id")
 
 // joinList appends v to the comma-separated list l, in the connection's scratch space.
 func (c *conn) joinList(l, v []byte) []byte {

@@ -2,6 +2,7 @@
 package router
 
 import (
+	"bytes"
 	"sort"
 	"strconv"
 	"strings"
@@ -179,18 +180,17 @@ func matchHost(hosts []string, host []byte) bool {
 	return false
 }
 
-// stripPort drops a ":port" suffix, leaving an IP literal's brackets in place.
+// stripPort drops a ":port" suffix and the brackets of an IP literal: "[::1]:80" is "::1", as hosts
+// in the config are written.
 func stripPort(h []byte) []byte {
-	for i := len(h) - 1; i >= 0; i-- {
-		switch h[i] {
-		case ':':
-			return h[:i]
-		case ']':
-			return h
+	if len(h) > 0 && h[0] == '[' {
+		if end := bytes.IndexByte(h, ']'); end > 0 {
+			return h[1:end]
 		}
-		if h[i] < '0' || h[i] > '9' {
-			return h
-		}
+		return h
+	}
+	if i := bytes.LastIndexByte(h, ':'); i >= 0 {
+		return h[:i]
 	}
 	return h
 }

@@ -13,6 +13,7 @@ func TestMatchPrecedence(t *testing.T) {
 		{Name: "host-api-v1", Prefix: "/api/v1/", Hosts: []string{"example.com", "www.example.com"}},
 		{Name: "any-api-dup", Prefix: "/api"}, // same specificity as any-api: file order wins
 		{Name: "other-host", Prefix: "/only", Hosts: []string{"other.test"}},
+		{Name: "v6", Prefix: "/", Hosts: []string{"2001:db8::1"}},
 	}
 	tb := NewTable(routes)
 	tests := []struct {
@@ -28,6 +29,7 @@ func TestMatchPrecedence(t *testing.T) {
 		{"absolute-form without path is the root", "unknown.test", "?q=1", "any-root"},
 		{"prefix compares bytes", "unknown.test", "/apix", "any-api"},
 		{"IPv6 host with port", "[::1]:80", "/", "any-root"},
+		{"IPv6 host route", "[2001:db8::1]:8443", "/", "v6"},
 		{"other host falls back to any", "other.test", "/nope", "any-root"},
 		{"other host route", "other.test", "/only/x", "other-host"},
 	}
@@ -55,8 +57,8 @@ func TestMatchNone(t *testing.T) {
 func TestStripPort(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"example.com": "example.com", "example.com:80": "example.com", "[::1]": "[::1]",
-		"[::1]:8080": "[::1]", "10.0.0.1:1": "10.0.0.1", "": "", "a:": "a",
+		"example.com": "example.com", "example.com:80": "example.com", "[::1]": "::1",
+		"[::1]:8080": "::1", "[::1": "[::1", "10.0.0.1:1": "10.0.0.1", "": "", "a:": "a",
 	} {
 		if got := string(stripPort([]byte(in))); got != want {
 			t.Errorf("stripPort(%q) = %q, want %q", in, got, want)

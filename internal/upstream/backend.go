@@ -80,6 +80,7 @@ type Conn struct {
 	Backend *Backend
 
 	idleSince int64
+	closed    bool // set by Close, which only the owning goroutine calls
 }
 
 // Get returns an idle connection, most recently used first, or nil when there is none worth using.
@@ -149,8 +150,12 @@ func (b *Backend) Put(c *Conn) {
 	}
 }
 
-// Close closes the connection and stops watching it.
+// Close closes the connection and stops watching it. Only the first call has an effect.
 func (c *Conn) Close() error {
+	if c.closed {
+		return nil
+	}
+	c.closed = true
 	c.DL.Unregister()
 	c.Backend.open.Add(-1)
 	return c.Conn.Close()
