@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
 	"github.com/gatehouse-proxy/gatehouse/internal/router"
@@ -60,7 +61,10 @@ func rawBackend(tb testing.TB, resp []byte) string {
 }
 
 // benchProxy starts a Handler in front of a raw backend and returns its address.
-func benchProxy(tb testing.TB, resp []byte) string {
+func benchProxy(tb testing.TB, resp []byte) string { return benchProxyLog(tb, resp, nil) }
+
+// benchProxyLog is benchProxy with an access log.
+func benchProxyLog(tb testing.TB, resp []byte, log *accesslog.Logger) string {
 	wd := watchdog.New(50*time.Millisecond, time.Now)
 	tb.Cleanup(wd.Close)
 	set := upstream.Settings{MaxIdle: 64, IdleTimeout: time.Minute, ConnectTimeout: time.Second, FailTimeout: time.Second}
@@ -76,7 +80,7 @@ func benchProxy(tb testing.TB, resp []byte) string {
 		Timeouts: Timeouts{ClientHeader: 10 * time.Second, ClientBodyIdle: 10 * time.Second,
 			ClientWriteIdle: 10 * time.Second, KeepAliveIdle: time.Minute, UpstreamConnect: time.Second,
 			UpstreamHeader: 10 * time.Second, UpstreamBodyIdle: 10 * time.Second},
-		IDs: ids, Watchdog: wd,
+		IDs: ids, Watchdog: wd, Log: log,
 	}, router.NewTable([]*router.Route{rt}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -98,7 +102,11 @@ func benchProxy(tb testing.TB, resp []byte) string {
 // benchmarkForward sends req over one kept-alive connection b.N times and reads each response,
 // counting the allocations of the whole process: client, proxy and backend.
 func benchmarkForward(b *testing.B, req, resp []byte) {
-	addr := benchProxy(b, resp)
+	benchmarkForwardLog(b, req, resp, nil)
+}
+
+func benchmarkForwardLog(b *testing.B, req, resp []byte, log *accesslog.Logger) {
+	addr := benchProxyLog(b, resp, log)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -154,6 +162,15 @@ func BenchmarkForwardSmall(b *testing.B) {
 	benchmarkForward(b, req, smallResponse)
 }
 
+// BenchmarkForwardSmallLogged is BenchmarkForwardSmall with the access log on (written to
+// io.Discard): the difference is the log's whole cost on the hot path.
+func BenchmarkForwardSmallLogged(b *testing.B) {
+	log := accesslog.New(io.Discard, 0)
+	defer log.Close()
+	req := []byte("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	benchmarkForwardLog(b, req, smallResponse, log)
+}
+
 // BenchmarkForwardBrowser forwards a browser-sized request head (about 700 bytes, 12 fields).
 func BenchmarkForwardBrowser(b *testing.B) {
 	req := []byte("GET /static/app.js?v=1234 HTTP/1.1\r\nHost: www.example.com\r\n" +
@@ -172,4 +189,29 @@ func BenchmarkForwardPost4K(b *testing.B) {
 	req := append([]byte("POST /upload HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/octet-stream\r\n"+
 		"Content-Length: 4096\r\n\r\n"), bytes.Repeat([]byte("x"), 4096)...)
 	benchmarkForward(b, req, smallResponse)
+}
+
+// BenchmarkForwardNewConnection opens a new client connection for every request (Connection:
+// close), as compare.py's close workload does; allocs/op counts both ends of the connection.
+func BenchmarkForwardNewConnection(b *testing.B) {
+	addr := benchProxy(b, smallResponse)
+	req := []byte("GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n")
+	buf := make([]byte, 4096)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := c.Read(buf); err != nil {
+				break // the proxy closes after the response
+			}
+		}
+		c.Close()
+	}
 }
