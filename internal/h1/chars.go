@@ -6,7 +6,7 @@ package h1
 const (
 	clsToken  = 1 << iota // tchar: a field name or method byte
 	clsValue              // a field-value byte: VCHAR, obs-text, SP, HTAB
-	clsTarget             // a request-target byte: RFC 3986 unreserved, sub-delims, ":@/?%"
+	clsTarget             // a request-target byte: visible ASCII but '#' and '\\'
 	clsHost               // a Host byte: reg-name, IPv4, IP-literal and port characters
 	clsHex                // a hexadecimal digit
 )
@@ -25,7 +25,10 @@ var classes = func() (t [256]uint8) {
 		}
 		unreserved := alpha || digit || contains("-._~", b)
 		subDelims := contains("!$&'()*+,;=", b)
-		if unreserved || subDelims || contains(":@/?%", b) {
+		// A request-target is RFC 3986's characters plus those that browsers send unencoded under
+		// the WHATWG URL rules ("[]|^{}<>`), so every visible ASCII byte but '#' (a fragment is never
+		// sent) and '\' (which some servers read as '/': allowed in the query only, see request.go).
+		if b > 0x20 && b < 0x7f && b != '#' && b != '\\' {
 			m |= clsTarget
 		}
 		if unreserved || subDelims || contains("%:[]", b) {

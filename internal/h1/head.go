@@ -51,11 +51,11 @@ func scanHead(b []byte, scan *int, max int) (int, error) {
 			return 0, nil
 		}
 		j += i
-		if j == 0 || b[j-1] != '\r' {
-			return 0, ErrLineEnding
-		}
 		if j+1 > max {
 			return 0, ErrHeaderTooLarge
+		}
+		if j == 0 || b[j-1] != '\r' {
+			return 0, ErrLineEnding
 		}
 		if j == i+1 { // an empty line
 			*scan = 0

@@ -79,8 +79,14 @@ func ParseRequest(b []byte, r *Request, lim *Limits) error {
 			if n > lim.requestLine() {
 				return ErrRequestLineTooLong
 			}
-		} else if eol > lim.requestLine()+1 {
-			return ErrRequestLineTooLong
+		} else {
+			n := eol
+			if n > 0 && head[n-1] == '\r' {
+				n--
+			}
+			if n > lim.requestLine() {
+				return ErrRequestLineTooLong
+			}
 		}
 	}
 	n, err := scanHead(head, &r.scan, lim.headerBytes())
@@ -128,9 +134,16 @@ func (r *Request) parseRequestLine(line []byte) error {
 		}
 		return ErrVersion
 	}
+	query := false
 	for _, c := range r.Target {
 		if classes[c]&clsTarget == 0 {
+			if c == '\\' && query {
+				continue // harmless in a query, where browsers leave it unencoded
+			}
 			return ErrTarget
+		}
+		if c == '?' {
+			query = true
 		}
 	}
 	if string(r.Method) == "CONNECT" {
@@ -289,10 +302,15 @@ func validHost(h []byte) bool {
 		if len(port) > 5 {
 			return false
 		}
+		n := 0
 		for _, c := range port {
 			if !isDigit(c) {
 				return false
 			}
+			n = n*10 + int(c-'0')
+		}
+		if n > 65535 {
+			return false
 		}
 	}
 	return true
