@@ -80,6 +80,7 @@ type conn struct {
 	bytesOut int64
 	upstream []byte
 	bodyDone bool   // the request body has been read whole
+	isHead   bool   // the request is a HEAD: answers carry no body
 	id       []byte // X-Request-Id
 	logMeta  []byte // method, host and path, copied for the log
 	logLens  [3]int
@@ -237,7 +238,7 @@ func (c *conn) startRejected(status int) {
 	c.start = c.h.opts.Clock()
 	c.status = status
 	c.bytesIn, c.bytesOut = int64(c.in.Len()), 0
-	c.route, c.upstream = nil, nil
+	c.route, c.upstream, c.isHead = nil, nil, false
 	c.id = c.h.opts.IDs.Append(c.id[:0])
 	c.logMeta = c.logMeta[:0]
 	c.logLens = [3]int{}
@@ -257,6 +258,7 @@ func (c *conn) handle() bool {
 	c.start = c.h.opts.Clock()
 	c.status, c.bytesIn, c.bytesOut, c.upstream = 0, int64(req.HeadLen), 0, nil
 	c.bodyDone = !req.HasBody()
+	c.isHead = req.IsMethod("HEAD") // kept: req's bytes may be overwritten by a streamed body
 	c.setID()
 	if c.h.opts.Log != nil {
 		c.keepLogMeta()
@@ -301,7 +303,7 @@ func (c *conn) keepLogMeta() {
 // the answer, so that the body's bytes are never read as a request.
 func (c *conn) localAnswer(status int, fixed *router.Fixed) bool {
 	req := &c.req
-	isHead := req.IsMethod("HEAD")
+	isHead := c.isHead
 	keep := req.KeepAlive
 	c.in.Consume(req.HeadLen)
 	if req.Chunked {
@@ -361,7 +363,7 @@ func (c *conn) writeError(status int, closing bool) bool {
 	b = append(b, "\r\n"...)
 	b = appendConnection(b, !closing, c.req.Minor)
 	b = append(b, "\r\n"...)
-	if !(c.req.HeadLen > 0 && c.req.IsMethod("HEAD")) {
+	if !c.isHead {
 		b = strconv.AppendInt(b, int64(status), 10)
 		b = append(b, ' ')
 		b = append(b, text...)

@@ -320,3 +320,28 @@ func TestE2EInterimResponses(t *testing.T) {
 	}
 	c10.expectClosed()
 }
+
+// A backend that sends 1xx answers without end must not hold the request forever: after 16
+// interim answers the client gets 502 (the interim answers already relayed stay relayed).
+func TestE2EEndlessInterimResponses(t *testing.T) {
+	t.Parallel()
+	be := startBackend(t, rawResponse(strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", 40)))
+	p := startProxy(t, singleUpstream(be.URL))
+	c := dial(t, p.Addr)
+	c.send(get("/", "h"))
+	interim := 0
+	for {
+		r := c.read("GET")
+		if r.StatusCode == 103 {
+			interim++
+			continue
+		}
+		if r.StatusCode != 502 {
+			t.Fatalf("final answer %d, want 502", r.StatusCode)
+		}
+		break
+	}
+	if interim != 16 {
+		t.Errorf("%d interim answers relayed before the 502, want 16", interim)
+	}
+}

@@ -35,7 +35,7 @@ func (c *conn) forward(rt *router.Route) bool {
 	pool := rt.Pool
 	var tried uint64
 	status := 502
-	isHead := req.IsMethod("HEAD")
+	isHead := c.isHead
 	minor := req.Minor
 	if !c.takeBody() {
 		return false
@@ -225,13 +225,23 @@ func (c *conn) send(rt *router.Route, a *attempt, isHead bool, minor uint8) outc
 
 var continue100 = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
+// maxInterim bounds the 1xx responses before a final one, so that a backend cannot hold a request
+// forever by sending them.
+const maxInterim = 16
+
 // receive reads the backend's answer and relays it.
 func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
 	uc := a.uc
 	resp := &uc.Resp
 	c.resp = resp
 	lim := &c.h.opts.Limits
-	for {
+	for interim := 0; ; interim++ {
+		if interim == maxInterim {
+			c.h.opts.Errorf("backend %s: more than %d interim responses", uc.Backend.Addr, maxInterim)
+			uc.Close()
+			a.status = 502
+			return failed
+		}
 		resp.Reset()
 		uc.DL.Set(c.h.opts.Timeouts.UpstreamHeader)
 		got := uc.In.Len() > 0
