@@ -190,7 +190,9 @@ func (c *conn) readHead(first bool) bool {
 				return false
 			}
 			if c.req.HeadLen > 0 {
-				return true
+				// The head is in: from here each wait on the client arms its own deadline, and
+				// none runs while the request waits on a backend.
+				return c.dl.Clear()
 			}
 			if !armedHeader {
 				// The head has begun: from now on it must arrive whole within the header timeout.

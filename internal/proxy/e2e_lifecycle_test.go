@@ -345,3 +345,27 @@ func TestE2EEndlessInterimResponses(t *testing.T) {
 		t.Errorf("%d interim answers relayed before the 502, want 16", interim)
 	}
 }
+
+// TestE2EBugSlowBackendOutlivesClientHeaderTimeout pins a bug: the client connection's header
+// deadline stayed armed while the request waited on the backend, so a backend slower than
+// client_header (but within upstream_header) had its answer lost: the watchdog cut the client.
+func TestE2EBugSlowBackendOutlivesClientHeaderTimeout(t *testing.T) {
+	t.Parallel()
+	be := startBackend(t, func(c *bconn, r *recReq) bool {
+		time.Sleep(700 * time.Millisecond)
+		c.write("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nslow")
+		return true
+	})
+	p := startProxy(t, serverWith("client_header", "200ms", "keepalive_idle", "200ms", "upstream_header", "5s")+
+		singleUpstream(be.URL))
+	c := dial(t, p.Addr)
+	r := c.roundTrip("GET", get("/", "h"))
+	if r.StatusCode != 200 || r.Body != "slow" {
+		t.Errorf("answer %d %q, want 200 slow", r.StatusCode, r.Body)
+	}
+	// The same holds for the second request on the connection (keep-alive deadline).
+	r = c.roundTrip("GET", get("/", "h"))
+	if r.StatusCode != 200 || r.Body != "slow" {
+		t.Errorf("second answer %d %q, want 200 slow", r.StatusCode, r.Body)
+	}
+}
