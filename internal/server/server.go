@@ -22,6 +22,7 @@ type Server struct {
 	h    ConnHandler
 	lns  []net.Listener
 	sem  chan struct{}
+	stop chan struct{} // closed by Shutdown
 	logf func(format string, args ...any)
 	wg   sync.WaitGroup
 
@@ -54,7 +55,7 @@ func New(h ConnHandler, lns []net.Listener, maxConns int, logf func(string, ...a
 	if maxConns <= 0 {
 		maxConns = 50000
 	}
-	return &Server{h: h, lns: lns, sem: make(chan struct{}, maxConns), logf: logf}
+	return &Server{h: h, lns: lns, sem: make(chan struct{}, maxConns), stop: make(chan struct{}), logf: logf}
 }
 
 // Addrs returns the listening addresses.
@@ -78,7 +79,12 @@ func (s *Server) accept(ln net.Listener) {
 	defer s.wg.Done()
 	backoff := 5 * time.Millisecond
 	for {
-		s.sem <- struct{}{} // past the cap, connections wait in the kernel's queue
+		// Past the cap, connections wait in the kernel's queue; Shutdown must not wait on that.
+		select {
+		case s.sem <- struct{}{}:
+		case <-s.stop:
+			return
+		}
 		nc, err := ln.Accept()
 		if err != nil {
 			<-s.sem
@@ -104,6 +110,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if !s.closing {
 		s.closing = true
+		close(s.stop)
 		for _, ln := range s.lns {
 			ln.Close()
 		}
