@@ -135,15 +135,24 @@ func (r *Request) parseRequestLine(line []byte) error {
 		return ErrVersion
 	}
 	query := false
-	for _, c := range r.Target {
+	t := r.Target
+	for i := 0; i < len(t); i++ {
+		c := t[i]
 		if classes[c]&clsTarget == 0 {
 			if c == '\\' && query {
 				continue // harmless in a query, where browsers leave it unencoded
 			}
 			return ErrTarget
 		}
-		if c == '?' {
+		switch {
+		case c == '?':
 			query = true
+		case c == '%' && !query:
+			// A path is percent-decoded to be matched, by us and by backends: a malformed escape
+			// is rejected here rather than read two ways. A query is passed as sent.
+			if i+2 >= len(t) || classes[t[i+1]]&clsHex == 0 || classes[t[i+2]]&clsHex == 0 {
+				return ErrTarget
+			}
 		}
 	}
 	if string(r.Method) == "CONNECT" {
