@@ -260,6 +260,13 @@ func (r *Request) interpret() error {
 		for i := range r.Fields {
 			if r.Fields[i].ID == Upgrade {
 				r.Upgrade = true
+				// h2c is a hop's own protocol (and deprecated, RFC 9113 §3.1): never tunnelled.
+				eachToken(r.Fields[i].Value, func(t []byte) bool {
+					if EqualFold(t, "h2c") {
+						r.Upgrade = false
+					}
+					return true
+				})
 			}
 		}
 	}

@@ -14,6 +14,7 @@ func (c *conn) requestPipe(uc *upstream.Conn, max int64) pipe {
 		src: &c.in, srcDL: c.dl, srcIdle: t.ClientBodyIdle,
 		dst: uc.Conn, dstDL: uc.DL, dstIdle: t.UpstreamBodyIdle,
 		out: c.headBuf(), lim: &c.h.opts.Limits, max: max, trailers: c.trailers,
+		drops: &c.route.Request, request: true,
 	}
 }
 
@@ -24,6 +25,7 @@ func (c *conn) responsePipe(uc *upstream.Conn, out []byte) pipe {
 		src: &uc.In, srcDL: uc.DL, srcIdle: t.UpstreamBodyIdle,
 		dst: c.nc, dstDL: c.dl, dstIdle: t.ClientWriteIdle,
 		out: out, lim: &c.h.opts.Limits, trailers: c.trailers,
+		drops: &c.route.Response,
 	}
 }
 

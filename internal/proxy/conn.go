@@ -81,6 +81,7 @@ type conn struct {
 	upstream []byte
 	bodyDone bool   // the request body has been read whole
 	isHead   bool   // the request is a HEAD: answers carry no body
+	rejected bool   // the last head was rejected: the connection lingers before it closes
 	id       []byte // X-Request-Id
 	logMeta  []byte // method, host and path, copied for the log
 	logLens  [3]int
@@ -133,6 +134,7 @@ func (c *conn) close() {
 	c.resp = nil
 	c.trailers = c.trailers[:0]
 	c.idle.Store(false)
+	c.rejected = false
 	c.h.connPool.Put(c)
 }
 
@@ -153,12 +155,19 @@ func (c *conn) serve() {
 	first := true
 	for {
 		if !c.readHead(first) {
+			if c.rejected {
+				c.lingerClose()
+			}
 			return
 		}
 		first = false
 		keep := c.handle()
 		c.log()
 		if !keep || c.h.draining.Load() {
+			if c.in.Len() > 0 || !c.bodyDone {
+				// Input is left unread: pipelined requests after a closing one, or a body not read.
+				c.lingerClose()
+			}
 			return
 		}
 		if len(c.in.Buf) > readBufferSize && c.in.Len() <= readBufferSize {
@@ -232,7 +241,36 @@ func (c *conn) reject(err error) {
 	c.startRejected(status)
 	c.writeErrorNow(status)
 	c.log()
+	c.rejected = true
 }
+
+// lingerClose ends a connection whose client may still be sending (RFC 9112 §9.6): closing a
+// socket with unread input makes the kernel send a reset, which destroys the answers not yet
+// delivered. So the write side is shut first, and the input read and dropped until the client
+// closes, for at most lingerTime and lingerBytes.
+func (c *conn) lingerClose() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	c.dl.Clear()
+	if c.nc.SetReadDeadline(time.Now().Add(lingerTime)) != nil {
+		return
+	}
+	for total := 0; total < lingerBytes; {
+		n, err := c.nc.Read(c.in.Buf)
+		total += n
+		if err != nil {
+			return
+		}
+	}
+}
+
+// How long and how much lingerClose reads before it gives up on the client.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 1 << 20
+)
 
 // startRejected sets up the per-request state of a request that is answered before it was parsed
 // whole: rejected, or timed out.

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
@@ -68,7 +69,7 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 			}
 			continue
 		}
-		if drops && rt.Request.Dropped(f.Name) {
+		if drops && rt.Request.Dropped(f.Name) || hasUnderscore(f.Name) {
 			continue
 		}
 		b = append(b, f.Line...)
@@ -99,6 +100,11 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 }
 
 var xRequestID = []byte("x-request-id")
+
+// hasUnderscore reports a field name with '_'. Such fields are not forwarded, as nginx does by
+// default: backends that read '_' as '-' would otherwise see a Transfer_Encoding or an
+// X_Forwarded_For that gatehouse never checked.
+func hasUnderscore(name []byte) bool { return bytes.IndexByte(name, '_') >= 0 }
 
 // joinList appends v to the comma-separated list l, in the connection's scratch space.
 func (c *conn) joinList(l, v []byte) []byte {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
+	"github.com/gatehouse-proxy/gatehouse/internal/router"
 	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
 )
 
@@ -29,7 +30,11 @@ type pipe struct {
 	written int64
 	// trailers is scratch space for a trailer section.
 	trailers []h1.Field
-	copyBuf  *[]byte
+	// drops are the route's header removals, applied to trailers as to heads; request marks a
+	// request body, whose trailers may not carry the fields gatehouse sets itself either.
+	drops   *router.HeaderOps
+	request bool
+	copyBuf *[]byte
 }
 
 // The ways a relay can fail; which side failed decides the answer.
@@ -274,7 +279,7 @@ func (p *pipe) trailer(reframe bool) error {
 			if reframe {
 				p.out = append(p.out, "0\r\n"...)
 				for i := range fields {
-					if !fields[i].Hop {
+					if p.forwardTrailer(&fields[i]) {
 						p.out = append(p.out, fields[i].Line...)
 						p.out = append(p.out, "\r\n"...)
 					}
@@ -294,6 +299,22 @@ func (p *pipe) trailer(reframe bool) error {
 			return err
 		}
 	}
+}
+
+// forwardTrailer reports whether a trailer field may be passed on: the rules for head fields hold
+// for trailers too, so that a trailer cannot carry what the head may not.
+func (p *pipe) forwardTrailer(f *h1.Field) bool {
+	if f.Hop || p.drops != nil && len(p.drops.Drop) > 0 && p.drops.Dropped(f.Name) {
+		return false
+	}
+	if p.request {
+		switch f.ID {
+		case h1.XForwardedFor, h1.XForwardedProto, h1.XForwardedHost, h1.Forwarded, h1.XRequestID:
+			return false
+		}
+		return !hasUnderscore(f.Name)
+	}
+	return true
 }
 
 func (p *pipe) release() {

@@ -153,6 +153,9 @@ func (t *Table) Routes() []*Route { return t.routes }
 // Match returns the route for a request's host (any port is ignored) and target, or nil.
 func (t *Table) Match(host, target []byte) *Route {
 	host = stripPort(host)
+	if n := len(host); n > 1 && host[n-1] == '.' {
+		host = host[:n-1] // "example.com." is the fully qualified spelling of "example.com"
+	}
 	path := target
 	if len(path) == 0 || path[0] != '/' {
 		// "*" (OPTIONS), or an absolute-form target without a path ("http://h?q"): the root.

@@ -22,6 +22,7 @@ func TestMatchPrecedence(t *testing.T) {
 		{"host route beats any-host route", "example.com", "/api/x", "host-root"},
 		{"longest prefix within host", "example.com", "/api/v1/users", "host-api-v1"},
 		{"host case and port ignored", "WWW.Example.COM:8080", "/api/v1/", "host-api-v1"},
+		{"fully qualified host with a trailing dot", "example.com.:80", "/api/v1/x", "host-api-v1"},
 		{"any host longest prefix", "unknown.test", "/api/x", "any-api"},
 		{"file order breaks ties", "unknown.test", "/api", "any-api"},
 		{"root", "unknown.test", "/", "any-root"},
