@@ -106,7 +106,7 @@ func ops(h config.HeaderOps) router.HeaderOps {
 	for _, n := range names {
 		l := strings.ToLower(n)
 		o.Drop = append(o.Drop, l)
-		o.Set = append(o.Set, router.Header{Name: n, Lower: l, Value: h.Set[n]})
+		o.Set = append(o.Set, router.Header{Name: n, Value: h.Set[n]})
 	}
 	return o
 }

@@ -21,10 +21,9 @@ const (
 	HostLiteral                 // Route.HostValue
 )
 
-// Header is a field to set, its name kept in both spellings.
+// Header is a field to set.
 type Header struct {
 	Name  string // as written in the config
-	Lower string // lower-case, for comparison
 	Value string
 }
 

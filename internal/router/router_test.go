@@ -78,7 +78,7 @@ func TestFixedResponse(t *testing.T) {
 
 func TestHeaderOps(t *testing.T) {
 	t.Parallel()
-	o := HeaderOps{Drop: []string{"x-debug", "x-set"}, Set: []Header{{Name: "X-Set", Lower: "x-set", Value: "1"}}}
+	o := HeaderOps{Drop: []string{"x-debug", "x-set"}, Set: []Header{{Name: "X-Set", Value: "1"}}}
 	if !o.Dropped([]byte("X-Debug")) || !o.Dropped([]byte("x-SET")) || o.Dropped([]byte("X-Other")) {
 		t.Error("Dropped is wrong")
 	}

@@ -127,19 +127,6 @@ func (d *Deadline) Set(timeout time.Duration) bool {
 	return d.at.Swap(d.w.now.Load()+int64(timeout)) != kicked
 }
 
-// Extend arms the deadline like Set unless it is already armed, so that a sequence of reads shares
-// one deadline (a request head that arrives in pieces must arrive whole within the timeout).
-func (d *Deadline) Extend(timeout time.Duration) bool {
-	at := d.at.Load()
-	if at == kicked {
-		return false
-	}
-	if at == 0 {
-		return d.at.CompareAndSwap(0, d.w.now.Load()+int64(timeout))
-	}
-	return true
-}
-
 // Clear disarms the deadline. It reports false if the deadline had fired.
 func (d *Deadline) Clear() bool { return d.at.Swap(0) != kicked }
 

@@ -72,21 +72,6 @@ func TestClearedDeadlineDoesNotFire(t *testing.T) {
 	}
 }
 
-func TestExtendKeepsTheFirstDeadline(t *testing.T) {
-	t.Parallel()
-	w := New(time.Hour, func() time.Time { return time.Unix(100, 0) })
-	defer w.Close()
-	a, _ := pipePair(t)
-	d := w.Register(a)
-	defer d.Unregister()
-	d.Extend(time.Second)
-	first := d.at.Load()
-	d.Extend(time.Minute)
-	if d.at.Load() != first {
-		t.Error("Extend moved an armed deadline")
-	}
-}
-
 func TestRegisterUnregister(t *testing.T) {
 	t.Parallel()
 	w := New(time.Hour, time.Now)
