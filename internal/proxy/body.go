@@ -132,6 +132,12 @@ func (c *conn) relayResponse(a *attempt, isHead bool, minor uint8) outcome {
 			err = p.chunked(frame == frameChunked)
 		}
 		c.finishPipe(&p)
+		if err != nil && p.written == 0 && !errors.Is(err, errDst) {
+			// The body failed before anything, head included, reached the client: a clean 502.
+			uc.Close()
+			a.status = 502
+			return failed
+		}
 	}
 	if err != nil {
 		uc.Close()

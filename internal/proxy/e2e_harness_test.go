@@ -32,7 +32,7 @@ import (
 
 // ioTimeout bounds every blocking read or write a test does; it is far beyond what any exchange
 // needs, so that a hung test fails instead of hanging.
-const ioTimeout = 10 * time.Second
+const ioTimeout = 30 * time.Second
 
 // generous bounds how long a timeout of a few hundred milliseconds may take to fire, on a loaded
 // machine, before a test calls it broken.

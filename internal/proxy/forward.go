@@ -279,11 +279,15 @@ func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
 		if resp.Status >= 200 || resp.Status == 101 {
 			break
 		}
-		// An interim answer (100, 102, 103): pass it on to clients that understand it.
-		head := uc.In.Buffered()[:resp.HeadLen]
-		if minor == 1 && !c.writeClient(head) {
-			uc.Close()
-			return aborted
+		// An interim answer (100, 102, 103): pass it on, less its hop-by-hop fields, to clients
+		// that understand it.
+		if minor == 1 {
+			head := c.appendInterimHead(c.headBuf())
+			*c.head = head
+			if !c.writeClient(head) {
+				uc.Close()
+				return aborted
+			}
 		}
 		uc.In.Consume(resp.HeadLen)
 	}

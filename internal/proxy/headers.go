@@ -171,11 +171,9 @@ const (
 	frameClose          // raw bytes, then the connection closes (HTTP/1.0 clients)
 )
 
-// appendResponseHead writes the head sent to the client: the backend's status and fields less the
-// hop-by-hop ones and those the route removes, the route's fields, our framing and Connection.
-func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
+// appendStatusLine writes the backend's status line as HTTP/1.1.
+func (c *conn) appendStatusLine(b []byte) []byte {
 	resp := c.resp
-	rt := c.route
 	b = append(b, "HTTP/1.1 "...)
 	b = strconv.AppendInt(b, int64(resp.Status), 10)
 	b = append(b, ' ')
@@ -184,11 +182,25 @@ func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
 	} else {
 		b = append(b, router.StatusText(resp.Status)...)
 	}
-	b = append(b, "\r\n"...)
+	return append(b, "\r\n"...)
+}
+
+// appendInterimHead writes a 1xx answer as the client receives it: the backend's fields less the
+// hop-by-hop ones and those the route removes.
+func (c *conn) appendInterimHead(b []byte) []byte {
+	b = c.appendStatusLine(b)
+	b = c.appendResponseFields(b, true)
+	return append(b, "\r\n"...)
+}
+
+// appendResponseFields writes the backend's fields less the hop-by-hop ones, those the route
+// removes and Transfer-Encoding; dropCL drops Content-Length too. Framing is the caller's.
+func (c *conn) appendResponseFields(b []byte, dropCL bool) []byte {
+	rt := c.route
 	drops := len(rt.Response.Drop) > 0
-	for i := range resp.Fields {
-		f := &resp.Fields[i]
-		if f.Hop || f.ID == h1.TransferEncoding || f.ID == h1.ContentLength && frame != frameNone {
+	for i := range c.resp.Fields {
+		f := &c.resp.Fields[i]
+		if f.Hop || f.ID == h1.TransferEncoding || f.ID == h1.ContentLength && dropCL {
 			continue
 		}
 		if drops && rt.Response.Dropped(f.Name) {
@@ -197,13 +209,24 @@ func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
 		b = append(b, f.Line...)
 		b = append(b, "\r\n"...)
 	}
-	b = rt.Response.AppendSet(b)
-	switch frame {
-	case frameLength:
+	return b
+}
+
+// appendResponseHead writes the head sent to the client: the backend's status and fields less the
+// hop-by-hop ones and those the route removes, the route's fields, our framing and Connection.
+func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
+	resp := c.resp
+	b = c.appendStatusLine(b)
+	b = c.appendResponseFields(b, true)
+	b = c.route.Response.AppendSet(b)
+	switch {
+	case frame == frameLength, frame == frameNone && resp.ContentLength >= 0 && resp.Status >= 200 && resp.Status != 204:
+		// A bodyless answer to HEAD, or a 304, keeps the length it describes, as one clean value
+		// even if the backend wrote a list ("5, 5"); 1xx and 204 never carry one.
 		b = append(b, "Content-Length: "...)
 		b = strconv.AppendInt(b, resp.ContentLength, 10)
 		b = append(b, "\r\n"...)
-	case frameChunked:
+	case frame == frameChunked:
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
 	b = appendConnection(b, keep, c.req.Minor)
