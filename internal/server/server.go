@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -24,11 +23,8 @@ type Server struct {
 	lns  []net.Listener
 	sem  chan struct{}
 	stop chan struct{} // closed by Shutdown
-	// work hands accepted connections to idle workers; idleWorkers counts those.
-	work        chan net.Conn
-	idleWorkers atomic.Int32
-	logf        func(format string, args ...any)
-	wg          sync.WaitGroup
+	logf func(format string, args ...any)
+	wg   sync.WaitGroup
 
 	mu      sync.Mutex
 	closing bool
@@ -59,8 +55,7 @@ func New(h ConnHandler, lns []net.Listener, maxConns int, logf func(string, ...a
 	if maxConns <= 0 {
 		maxConns = 50000
 	}
-	return &Server{h: h, lns: lns, sem: make(chan struct{}, maxConns), stop: make(chan struct{}),
-		work: make(chan net.Conn), logf: logf}
+	return &Server{h: h, lns: lns, sem: make(chan struct{}, maxConns), stop: make(chan struct{}), logf: logf}
 }
 
 // Addrs returns the listening addresses.
@@ -103,36 +98,10 @@ func (s *Server) accept(ln net.Listener) {
 			continue
 		}
 		backoff = 5 * time.Millisecond
-		select {
-		case s.work <- nc: // an idle worker takes it
-		default:
-			go s.worker(nc)
-		}
-	}
-}
-
-// maxIdleWorkers bounds the goroutines kept waiting for the next connection.
-const maxIdleWorkers = 256
-
-// worker serves connections one after another: the stack the first one grew is reused, and no
-// goroutine is created per connection (a new goroutine starts at the smallest stack and grows it
-// on every connection: runtime.newstack was 3% of the CPU with a connection per request). Past
-// maxIdleWorkers idle ones, a worker exits; Shutdown ends the idle ones.
-func (s *Server) worker(nc net.Conn) {
-	for {
-		s.h.ServeConn(nc)
-		<-s.sem
-		if s.idleWorkers.Add(1) > maxIdleWorkers {
-			s.idleWorkers.Add(-1)
-			return
-		}
-		select {
-		case nc = <-s.work:
-			s.idleWorkers.Add(-1)
-		case <-s.stop:
-			s.idleWorkers.Add(-1)
-			return
-		}
+		go func() {
+			defer func() { <-s.sem }()
+			s.h.ServeConn(nc)
+		}()
 	}
 }
 

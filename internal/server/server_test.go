@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -149,39 +148,4 @@ func contains(s, sub string) bool {
 		}
 	}
 	return false
-}
-
-// echoOnce answers one line and closes.
-type echoOnce struct{}
-
-func (echoOnce) ServeConn(c net.Conn)           { c.Write([]byte("hi\n")); c.Close() }
-func (echoOnce) Shutdown(context.Context) error { return nil }
-
-// Connections are served by reused workers, and Shutdown ends the idle ones: no goroutine is left.
-func TestWorkersEndOnShutdown(t *testing.T) {
-	before := runtime.NumGoroutine()
-	lns, err := Listen([]string{"127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(echoOnce{}, lns, 100, t.Logf)
-	s.Start()
-	for i := 0; i < 50; i++ {
-		c, err := net.Dial("tcp", s.Addrs()[0].String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b, _ := io.ReadAll(c); string(b) != "hi\n" {
-			t.Fatalf("connection %d got %q", i, b)
-		}
-		c.Close()
-	}
-	waitFor(t, "a worker to go idle", func() bool { return s.idleWorkers.Load() > 0 })
-	if n := s.idleWorkers.Load(); n > 5 {
-		t.Errorf("%d idle workers after 50 sequential connections: workers are not reused", n)
-	}
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "workers to exit", func() bool { return runtime.NumGoroutine() <= before })
 }
