@@ -102,6 +102,43 @@ func parseFields(b []byte, fields []Field, maxCount int) ([]Field, error) {
 	return fields, nil
 }
 
+// framing accumulates a message's Content-Length and Transfer-Encoding fields, for requests and
+// responses alike.
+type framing struct {
+	length  int64 // -1 when there is no Content-Length
+	chunked bool  // the final transfer coding is chunked
+	te      bool  // a Transfer-Encoding field was seen
+}
+
+// add reads f if it is a framing field.
+func (fr *framing) add(f *Field) *Error {
+	switch f.ID {
+	case ContentLength:
+		n, ok := parseContentLength(f.Value, fr.length)
+		if !ok {
+			return ErrContentLength
+		}
+		fr.length = n
+	case TransferEncoding:
+		fr.te = true
+		chunked, err := parseTransferEncoding(f.Value, fr.chunked)
+		if err != nil {
+			return err
+		}
+		fr.chunked = chunked
+	}
+	return nil
+}
+
+// persistent reports whether a connection stays open after a message of this minor version whose
+// Connection field lists close or keep-alive.
+func persistent(minor uint8, closing, keepAlive bool) bool {
+	if minor == 1 {
+		return !closing
+	}
+	return keepAlive && !closing
+}
+
 // parseContentLength parses a Content-Length value: digits, or a list of identical digit strings
 // ("5, 5"), as RFC 9110 §8.6 allows. prev is the value from an earlier field or -1.
 func parseContentLength(v []byte, prev int64) (int64, bool) {

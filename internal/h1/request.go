@@ -200,29 +200,18 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // interpret reads the fields that matter to framing, routing and the connection.
 func (r *Request) interpret() error {
-	r.ContentLength = -1
+	fr := framing{length: -1}
 	hosts := 0
 	var hostValue []byte
-	te := false
 	for i := range r.Fields {
 		f := &r.Fields[i]
+		if err := fr.add(f); err != nil {
+			return err
+		}
 		switch f.ID {
 		case Host:
 			hosts++
 			hostValue = f.Value
-		case ContentLength:
-			n, ok := parseContentLength(f.Value, r.ContentLength)
-			if !ok {
-				return ErrContentLength
-			}
-			r.ContentLength = n
-		case TransferEncoding:
-			te = true
-			chunked, err := parseTransferEncoding(f.Value, r.Chunked)
-			if err != nil {
-				return err
-			}
-			r.Chunked = chunked
 		case Expect:
 			if !EqualFold(f.Value, "100-continue") {
 				return ErrExpect
@@ -236,7 +225,8 @@ func (r *Request) interpret() error {
 	if r.Host == nil {
 		r.Host = hostValue
 	}
-	if te {
+	r.ContentLength, r.Chunked = fr.length, fr.chunked
+	if fr.te {
 		if r.Minor == 0 {
 			return ErrTEOnHTTP10
 		}
@@ -251,11 +241,7 @@ func (r *Request) interpret() error {
 	if !ok {
 		return ErrConnectionField
 	}
-	if r.Minor == 1 {
-		r.KeepAlive = !closing
-	} else {
-		r.KeepAlive = keepAlive && !closing
-	}
+	r.KeepAlive = persistent(r.Minor, closing, keepAlive)
 	if upgrade && r.Minor == 1 {
 		for i := range r.Fields {
 			if r.Fields[i].ID == Upgrade {

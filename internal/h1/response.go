@@ -102,38 +102,31 @@ func (r *Response) parseStatusLine(line []byte) error {
 	return nil
 }
 
+// The errors of a response's framing fields; every one is a 502 for the client.
+var (
+	errRespLength   = &Error{502, "invalid or conflicting content-length from backend"}
+	errRespCoding   = &Error{502, "unsupported transfer-encoding from backend"}
+	errRespBothOrTE = &Error{502, "both content-length and transfer-encoding, or transfer-encoding on http/1.0, from backend"}
+)
+
 func (r *Response) interpret() error {
-	r.ContentLength = -1
-	te := false
+	fr := framing{length: -1}
 	for i := range r.Fields {
-		f := &r.Fields[i]
-		switch f.ID {
-		case ContentLength:
-			n, ok := parseContentLength(f.Value, r.ContentLength)
-			if !ok {
-				return &Error{502, "invalid or conflicting content-length from backend"}
+		if err := fr.add(&r.Fields[i]); err != nil {
+			if r.Fields[i].ID == ContentLength {
+				return errRespLength
 			}
-			r.ContentLength = n
-		case TransferEncoding:
-			te = true
-			chunked, err := parseTransferEncoding(f.Value, r.Chunked)
-			if err != nil {
-				return &Error{502, "unsupported transfer-encoding from backend"}
-			}
-			r.Chunked = chunked
+			return errRespCoding
 		}
 	}
-	if te && (r.ContentLength >= 0 || r.Minor == 0) {
-		return &Error{502, "both content-length and transfer-encoding from backend"}
+	if fr.te && (fr.length >= 0 || r.Minor == 0) {
+		return errRespBothOrTE
 	}
+	r.ContentLength, r.Chunked = fr.length, fr.chunked
 	_, closing, keepAlive, ok := markHop(r.Fields)
 	if !ok {
 		return errResponse
 	}
-	if r.Minor == 1 {
-		r.KeepAlive = !closing
-	} else {
-		r.KeepAlive = keepAlive && !closing
-	}
+	r.KeepAlive = persistent(r.Minor, closing, keepAlive)
 	return nil
 }
