@@ -40,7 +40,6 @@ package proxy_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -48,18 +47,11 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
-	"github.com/gatehouse-proxy/gatehouse/internal/config"
-	"github.com/gatehouse-proxy/gatehouse/internal/gateway"
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
-	"github.com/gatehouse-proxy/gatehouse/internal/proxy"
-	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
-	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
 )
 
 // frServerYAML leaves the head limits at their defaults (32 KiB), so that the response limit is the
@@ -213,82 +205,16 @@ func (b *frBackend) close() {
 // ---------------------------------------------------------------------------------------------
 // The engine
 
+// frEnv is FuzzBackendResponse's engine (see fuzzEngine) and its scripted backend.
 type frEnv struct {
-	addr   string
-	h      *proxy.Handler
-	graph  *gateway.Graph
-	lim    h1.Limits
-	back   *frBackend
-	ln     net.Listener
-	served chan struct{}
-	offset atomic.Int64
-	wg     sync.WaitGroup
+	*fuzzEngine
+	back *frBackend
 }
 
 func frStart(tb testing.TB) *frEnv {
-	e := &frEnv{served: make(chan struct{}, 64)}
-	e.back = frStartBackend(tb)
-	src := "listeners: [{address: \"127.0.0.1:1\"}]\naccess_log: {output: \"off\"}\n" +
-		fmt.Sprintf(frServerYAML, "http://"+e.back.Addr)
-	cfg, err := config.Parse([]byte(src), "fuzz.yaml")
-	if err != nil {
-		tb.Fatalf("config:\n%s\n%v", src, err)
-	}
-	opts, err := gateway.Options(cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	wd := watchdog.New(5*time.Millisecond, time.Now)
-	poolClock := func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
-	e.graph, err = gateway.Compile(cfg, wd, poolClock)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ids, err := reqid.New()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	logger := accesslog.New(io.Discard, 5*time.Millisecond)
-	opts.IDs, opts.Watchdog, opts.Log = ids, wd, logger
-	opts.Errorf = func(string, ...any) {}
-	e.lim = opts.Limits
-	e.h = proxy.New(opts, e.graph.Table)
-	e.ln, err = net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	e.addr = e.ln.Addr().String()
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		for {
-			c, err := e.ln.Accept()
-			if err != nil {
-				return
-			}
-			e.wg.Add(1)
-			go func() {
-				defer e.wg.Done()
-				e.h.ServeConn(c)
-				select {
-				case e.served <- struct{}{}:
-				default:
-				}
-			}()
-		}
-	}()
-	tb.Cleanup(func() {
-		e.ln.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		_ = e.h.Shutdown(ctx)
-		cancel()
-		e.wg.Wait()
-		e.graph.Close()
-		e.back.close()
-		logger.Close()
-		wd.Close()
-	})
-	return e
+	back := frStartBackend(tb)
+	src := fmt.Sprintf(frServerYAML, "http://"+back.Addr)
+	return &frEnv{fuzzEngine: startFuzzEngine(tb, src, back.close), back: back}
 }
 
 type frResult struct {

@@ -376,23 +376,25 @@ func (b *fzBackend) serve(nc net.Conn, n int) {
 // ---------------------------------------------------------------------------------------------
 // The engine
 
-type fzEnv struct {
+// fuzzEngine is the engine a proxy-level fuzz target runs, built from YAML as the product builds it.
+// Its pools run on a clock the target moves forward (offset) to age pooled connections past their
+// idle timeout, and served gets a token each time the engine finishes with a client connection.
+type fuzzEngine struct {
 	addr   string
 	h      *proxy.Handler
 	graph  *gateway.Graph
 	lim    h1.Limits
-	back   *fzBackend
 	ln     net.Listener
 	served chan struct{} // one token per client connection the engine has finished with
 	offset atomic.Int64  // added to the pools' clock, to age pooled connections past their timeout
 	wg     sync.WaitGroup
 }
 
-func fzStart(tb testing.TB) *fzEnv {
-	e := &fzEnv{served: make(chan struct{}, 64)}
-	e.back = fzStartBackend(tb)
-	src := "listeners: [{address: \"127.0.0.1:1\"}]\naccess_log: {output: \"off\"}\n" + fzServerYAML +
-		fmt.Sprintf(fzRoutesYAML, "http://"+e.back.Addr)
+// startFuzzEngine serves the config body src (the listener and access_log sections are added) on
+// 127.0.0.1:0 until the test ends; stopBackend then runs once the engine has stopped.
+func startFuzzEngine(tb testing.TB, src string, stopBackend func()) *fuzzEngine {
+	e := &fuzzEngine{served: make(chan struct{}, 64)}
+	src = "listeners: [{address: \"127.0.0.1:1\"}]\naccess_log: {output: \"off\"}\n" + src
 	cfg, err := config.Parse([]byte(src), "fuzz.yaml")
 	if err != nil {
 		tb.Fatalf("config:\n%s\n%v", src, err)
@@ -446,11 +448,23 @@ func fzStart(tb testing.TB) *fzEnv {
 		cancel()
 		e.wg.Wait()
 		e.graph.Close()
-		e.back.close()
+		stopBackend()
 		logger.Close()
 		wd.Close()
 	})
 	return e
+}
+
+// fzEnv is FuzzSmuggling's engine and its recording backend.
+type fzEnv struct {
+	*fuzzEngine
+	back *fzBackend
+}
+
+func fzStart(tb testing.TB) *fzEnv {
+	back := fzStartBackend(tb)
+	src := fzServerYAML + fmt.Sprintf(fzRoutesYAML, "http://"+back.Addr)
+	return &fzEnv{fuzzEngine: startFuzzEngine(tb, src, back.close), back: back}
 }
 
 // fzResult is what one input produced.
