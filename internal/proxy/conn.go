@@ -362,7 +362,7 @@ func (c *conn) localAnswer(status int, fixed *router.Fixed) bool {
 	}
 	b := c.headBuf()
 	b = append(b, fixed.Head...)
-	b = c.appendRouteResponseSet(b)
+	b = c.route.Response.AppendSet(b) // a fixed answer always comes from its route
 	b = appendConnection(b, keep, req.Minor)
 	b = append(b, "\r\n"...)
 	if !isHead {
@@ -372,13 +372,6 @@ func (c *conn) localAnswer(status int, fixed *router.Fixed) bool {
 	ok := c.writeClient(b)
 	c.releaseHead()
 	return ok && keep
-}
-
-func (c *conn) appendRouteResponseSet(b []byte) []byte {
-	if c.route != nil {
-		b = c.route.Response.AppendSet(b)
-	}
-	return b
 }
 
 func appendConnection(b []byte, keep bool, minor uint8) []byte {
@@ -441,19 +434,26 @@ func (c *conn) writeClient(b []byte) bool {
 	return err == nil
 }
 
-// writeClient2 writes a then b in one system call where the connection allows it.
+// writeClient2 writes a then b to the client in one system call where the connection allows it.
 func (c *conn) writeClient2(a, b []byte) bool {
 	if len(b) == 0 {
 		return c.writeClient(a)
 	}
-	c.vec[0], c.vec[1] = a, b
-	c.bufs = c.vec[:]
 	c.dl.Set(c.h.opts.Timeouts.ClientWriteIdle)
-	n, err := c.bufs.WriteTo(c.nc)
+	n, err := c.writev(c.nc, a, b)
 	c.dl.Clear()
-	c.vec = [2][]byte{}
 	c.bytesOut += n
 	return err == nil
+}
+
+// writev writes a then b to w with one writev(2) where w allows it. The buffers live in the conn,
+// so that net.Buffers does not escape and allocate on every call.
+func (c *conn) writev(w net.Conn, a, b []byte) (int64, error) {
+	c.vec[0], c.vec[1] = a, b
+	c.bufs = c.vec[:]
+	n, err := c.bufs.WriteTo(w)
+	c.vec = [2][]byte{}
+	return n, err
 }
 
 func (c *conn) log() {

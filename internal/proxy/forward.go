@@ -196,10 +196,7 @@ func (c *conn) send(rt *router.Route, a *attempt, isHead bool, minor uint8) outc
 	uc.DL.Set(c.h.opts.Timeouts.UpstreamBodyIdle)
 	var err error
 	if c.body != nil {
-		c.vec[0], c.vec[1] = *c.head, *c.body
-		c.bufs = c.vec[:]
-		_, err = c.bufs.WriteTo(uc.Conn)
-		c.vec = [2][]byte{}
+		_, err = c.writev(uc.Conn, *c.head, *c.body)
 	} else {
 		_, err = uc.Write(*c.head)
 	}
