@@ -85,7 +85,7 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 	if mode != ForwardedOff {
 		b = c.appendForwarded(b, rt, xff, fwd, xfp, xfh)
 	}
-	if len(rt.Request.Drop) == 0 || !rt.Request.Dropped(xRequestID) {
+	if !rt.Request.Removes("x-request-id") {
 		b = append(b, "X-Request-Id: "...)
 		b = append(b, c.id...)
 		b = append(b, "\r\n"...)
@@ -98,8 +98,6 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 	}
 	return append(b, "\r\n"...)
 }
-
-var xRequestID = []byte("x-request-id")
 
 // hasUnderscore reports a field name with '_'. Such fields are not forwarded, as nginx does by
 // default: backends that read '_' as '-' would otherwise see a Transfer_Encoding or an
@@ -118,7 +116,7 @@ func (c *conn) joinList(l, v []byte) []byte {
 
 func (c *conn) appendForwarded(b []byte, rt *router.Route, xff, fwd, xfp, xfh []byte) []byte {
 	req := &c.req
-	drop := func(name string) bool { return len(rt.Request.Drop) > 0 && rt.Request.Dropped([]byte(name)) }
+	drop := rt.Request.Removes
 	if !drop("x-forwarded-for") {
 		b = append(b, "X-Forwarded-For: "...)
 		if len(xff) > 0 {

@@ -3,6 +3,7 @@ package router
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,6 +44,10 @@ func (o *HeaderOps) Dropped(name []byte) bool {
 	}
 	return false
 }
+
+// Removes reports whether the field with this lower-case name is removed (or replaced by a Set):
+// for the fields gatehouse writes itself.
+func (o *HeaderOps) Removes(lower string) bool { return slices.Contains(o.Drop, lower) }
 
 // AppendSet appends the Set fields as header lines.
 func (o *HeaderOps) AppendSet(dst []byte) []byte {

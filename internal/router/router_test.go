@@ -98,3 +98,15 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+func TestRemoves(t *testing.T) {
+	t.Parallel()
+	o := HeaderOps{Drop: []string{"x-forwarded-for", "x-request-id"}}
+	if !o.Removes("x-request-id") || !o.Removes("x-forwarded-for") || o.Removes("forwarded") {
+		t.Error("Removes is wrong")
+	}
+	var none HeaderOps
+	if none.Removes("x-request-id") {
+		t.Error("an empty HeaderOps removes something")
+	}
+}
