@@ -142,12 +142,16 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "gatehouse proxy: give at least one backend, e.g. --to http://127.0.0.1:9001")
 		return 2
 	}
+	backends := make([]config.Backend, len(to))
+	for i, u := range to {
+		backends[i] = config.Backend{URL: u}
+	}
 	cfg := &config.Config{
 		Source:    "gatehouse proxy",
 		Listeners: []config.Listener{{Address: *listen}},
 		AccessLog: config.AccessLog{Output: *accessLog},
 		Routes:    []config.Route{{Name: "proxy", Upstream: "backends"}},
-		Upstreams: []config.Upstream{{Name: "backends", Backends: to}},
+		Upstreams: []config.Upstream{{Name: "backends", Backends: backends}},
 	}
 	config.Default(cfg)
 	if errs := config.Validate(cfg); len(errs) > 0 {

@@ -151,7 +151,8 @@ func TestDemo(t *testing.T) {
 	listen := freeAddr(t)
 	cfg.Listeners[0].Address = listen
 	cfg.AccessLog.Output = "off"
-	cfg.Upstreams[0].Backends = []string{"http://" + freeAddr(t), "http://" + freeAddr(t)}
+	cfg.Upstreams[0].Backends = []config.Backend{{URL: "http://" + freeAddr(t), Weight: 1}, {URL: "http://" + freeAddr(t), Weight: 1}}
+	cfg.Admin.Address = "off"
 	ctx, cancel := context.WithCancel(context.Background())
 	var errOut syncBuffer
 	done := make(chan int)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -211,6 +212,22 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			v.Set(reflect.ValueOf(dur))
 		}
 		return
+	case *Percent:
+		if s, ok := d.scalar(n, path, "a share such as 20%"); ok {
+			pc, err := ParsePercent(s)
+			if err != nil {
+				d.errorf(n.Line, path, "%v", err)
+			}
+			v.Set(reflect.ValueOf(pc))
+		}
+		return
+	case *Backend:
+		if n.Kind == yaml.ScalarNode && !isNull(n) {
+			// The short form: the URL alone.
+			v.Set(reflect.ValueOf(Backend{URL: n.Value}))
+			d.lines[joinPath(path, "url")] = n.Line
+			return
+		}
 	case *Size:
 		if s, ok := d.scalar(n, path, "a size such as 16KiB"); ok {
 			size, err := ParseSize(s)
@@ -236,6 +253,15 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 				return
 			}
 			v.SetInt(i)
+		}
+	case reflect.Float64:
+		if s, ok := d.scalar(n, path, "a number such as 1.25"); ok {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				d.errorf(n.Line, path, "invalid number %q: write a number such as 1.25", s)
+				return
+			}
+			v.SetFloat(f)
 		}
 	case reflect.Bool:
 		if s, ok := d.scalar(n, path, "true or false"); ok {

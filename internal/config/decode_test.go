@@ -83,11 +83,11 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "top level list", src: "- a\n- b\n", wantLine: 1, wantMsg: "the config must be a mapping of sections"},
 		{name: "top level scalar", src: "hello\n", wantLine: 1, wantMsg: "the config must be a mapping of sections"},
 		{name: "unknown top-level field", src: lines("listners:", "  - address: :80"), wantLine: 1, wantPath: "listners",
-			wantMsg: `unknown field "listners"; did you mean "listeners"? valid fields here: listeners, server, access_log, forwarded, routes, upstreams`},
+			wantMsg: `unknown field "listners"; did you mean "listeners"? valid fields here: listeners, server, admin, access_log, forwarded, routes, upstreams`},
 		{name: "unknown field with suggestion", src: lines(append(minimalLines, "    upstrem: x")...), wantLine: 5, wantPath: "routes[0].upstrem",
 			wantMsg: `unknown field "upstrem"; did you mean "upstream"? valid fields here: name, match, upstream, respond,`},
 		{name: "unknown field without suggestion", src: lines(append(minimalLines, "    weight: 3")...), wantLine: 5, wantPath: "routes[0].weight",
-			wantMsg: `unknown field "weight"; valid fields here: name, match, upstream, respond, upstream_host, max_body_size, request_headers, response_headers`},
+			wantMsg: `unknown field "weight"; valid fields here: name, match, upstream, respond, redirect, rewrite, upstream_host, max_body_size, request_headers, response_headers`},
 		{name: "unknown nested field", src: lines(append(minimalLines, "server:", "  timeouts:", "    client_headers: 5s")...), wantLine: 7,
 			wantPath: "server.timeouts.client_headers", wantMsg: `did you mean "client_header"?`},
 		{name: "list for mapping", src: lines(append(minimalLines, "server: [1, 2]")...), wantLine: 5, wantPath: "server",
@@ -181,7 +181,7 @@ func TestDecodeAliases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Upstream("b").Backends; len(got) != 1 || got[0] != "http://127.0.0.1:9000" {
+	if got := c.Upstream("b").Backends; len(got) != 1 || got[0].URL != "http://127.0.0.1:9000" {
 		t.Fatalf("upstream b backends = %v", got)
 	}
 }

@@ -19,7 +19,30 @@ const (
 	DefaultMaxBodySize       = 100 << 20 // Route.MaxBodySize: 100MiB
 	DefaultRespondStatus     = 200       // Respond.Status
 	DefaultMaxIdlePerBackend = 128       // Upstream.MaxIdlePerBackend
+	DefaultAdminAddress      = "127.0.0.1:9090"
+	DefaultRedirectStatus    = 302 // Redirect.Status
+	DefaultBalance           = "p2c_ewma"
+	DefaultHashKey           = "client_ip"
+	DefaultHashAlgorithm     = "maglev"
+	DefaultLoadFactor        = 1.25
+	DefaultStickyCookie      = "gatehouse_sticky"
+	DefaultHealthType        = "http"
+	DefaultHealthMethod      = "GET"
+	DefaultHealthPath        = "/"
+	DefaultHealthStatus      = "200-399"
+	DefaultRise              = 2
+	DefaultFall              = 3
+	DefaultConsecutive5xx    = 5
+	DefaultConsecutiveFails  = 3
+	DefaultMaxEjectedPercent = 50
+	DefaultRetryAttempts     = 2
+	DefaultRetryBudget       = 0.2
+	DefaultRetryMinPerSecond = 3
+	DefaultResolveFamily     = "ip"
 )
+
+// DefaultRetryStatuses are the backend statuses retried by default (Retry.OnStatus).
+func DefaultRetryStatuses() []int { return []int{502, 503, 504} }
 
 // Default timeouts, as documented on the fields in types.go.
 const (
@@ -32,7 +55,12 @@ const (
 	DefaultUpstreamBodyIdle = 60 * time.Second // Timeouts.UpstreamBodyIdle
 	DefaultShutdownDrain    = 30 * time.Second // Timeouts.ShutdownDrain
 	DefaultIdleTimeout      = 60 * time.Second // Upstream.IdleTimeout
-	DefaultFailTimeout      = 10 * time.Second // Upstream.FailTimeout
+	DefaultQueueTimeout     = time.Second      // Limits.QueueTimeout
+	DefaultHealthInterval   = 5 * time.Second  // ActiveHealth.Interval
+	DefaultHealthTimeout    = 2 * time.Second  // ActiveHealth.Timeout
+	DefaultBaseEjection     = 10 * time.Second // Passive.BaseEjection
+	DefaultMaxEjection      = 5 * time.Minute  // Passive.MaxEjection
+	DefaultResolveInterval  = 30 * time.Second // Resolve.Interval
 )
 
 // Default fills in every field that was not written in the file with its default value. A field
@@ -67,6 +95,11 @@ func Default(c *Config) {
 			*p = Duration(v)
 		}
 	}
+	setFloat := func(p *float64, path string, v float64) {
+		if *p == 0 && absent(path) {
+			*p = v
+		}
+	}
 
 	for i := range c.Listeners {
 		l := &c.Listeners[i]
@@ -90,6 +123,7 @@ func Default(c *Config) {
 	setDuration(&t.UpstreamBodyIdle, "server.timeouts.upstream_body_idle", DefaultUpstreamBodyIdle)
 	setDuration(&t.ShutdownDrain, "server.timeouts.shutdown_drain", DefaultShutdownDrain)
 
+	setString(&c.Admin.Address, "admin.address", DefaultAdminAddress)
 	setString(&c.AccessLog.Output, "access_log.output", DefaultAccessLogOutput)
 	setString(&c.Forwarded.Policy, "forwarded.policy", DefaultForwardedPolicy)
 
@@ -106,11 +140,16 @@ func Default(c *Config) {
 			}
 			r.Match.Hosts[j] = h
 		}
-		setString(&r.Match.PathPrefix, p+".match.path_prefix", DefaultPathPrefix)
+		if r.Match.Path == "" && r.Match.PathRegex == "" {
+			setString(&r.Match.PathPrefix, p+".match.path_prefix", DefaultPathPrefix)
+		}
 		setString(&r.UpstreamHost, p+".upstream_host", DefaultUpstreamHost)
 		setSize(&r.MaxBodySize, p+".max_body_size", DefaultMaxBodySize)
 		if r.Respond != nil {
 			setInt(&r.Respond.Status, p+".respond.status", DefaultRespondStatus)
+		}
+		if r.Redirect != nil {
+			setInt(&r.Redirect.Status, p+".redirect.status", DefaultRedirectStatus)
 		}
 	}
 
@@ -119,6 +158,46 @@ func Default(c *Config) {
 		p := "upstreams[" + strconv.Itoa(i) + "]"
 		setInt(&u.MaxIdlePerBackend, p+".max_idle_per_backend", DefaultMaxIdlePerBackend)
 		setDuration(&u.IdleTimeout, p+".idle_timeout", DefaultIdleTimeout)
-		setDuration(&u.FailTimeout, p+".fail_timeout", DefaultFailTimeout)
+		for j := range u.Backends {
+			setInt(&u.Backends[j].Weight, p+".backends["+strconv.Itoa(j)+"].weight", 1)
+		}
+		setString(&u.Balance, p+".balance", DefaultBalance)
+		setString(&u.Hash.Key, p+".hash.key", DefaultHashKey)
+		setString(&u.Hash.Algorithm, p+".hash.algorithm", DefaultHashAlgorithm)
+		setFloat(&u.Hash.LoadFactor, p+".hash.load_factor", DefaultLoadFactor)
+		if u.Sticky != nil {
+			setString(&u.Sticky.Cookie, p+".sticky.cookie", DefaultStickyCookie)
+		}
+		setDuration(&u.Limits.QueueTimeout, p+".limits.queue_timeout", DefaultQueueTimeout)
+		if a := u.Health.Active; a != nil {
+			ap := p + ".health.active"
+			setString(&a.Type, ap+".type", DefaultHealthType)
+			setString(&a.Method, ap+".method", DefaultHealthMethod)
+			setString(&a.Path, ap+".path", DefaultHealthPath)
+			setString(&a.Status, ap+".status", DefaultHealthStatus)
+			setDuration(&a.Interval, ap+".interval", DefaultHealthInterval)
+			setDuration(&a.Timeout, ap+".timeout", DefaultHealthTimeout)
+			setInt(&a.Rise, ap+".rise", DefaultRise)
+			setInt(&a.Fall, ap+".fall", DefaultFall)
+		}
+		pp := p + ".health.passive"
+		ps := &u.Health.Passive
+		setInt(&ps.Consecutive5xx, pp+".consecutive_5xx", DefaultConsecutive5xx)
+		setInt(&ps.ConsecutiveFailures, pp+".consecutive_failures", DefaultConsecutiveFails)
+		setDuration(&ps.BaseEjection, pp+".base_ejection", DefaultBaseEjection)
+		setDuration(&ps.MaxEjection, pp+".max_ejection", DefaultMaxEjection)
+		setInt(&ps.MaxEjectedPercent, pp+".max_ejected_percent", DefaultMaxEjectedPercent)
+		rp := p + ".retry"
+		rt := &u.Retry
+		setInt(&rt.Attempts, rp+".attempts", DefaultRetryAttempts)
+		if rt.OnStatus == nil && absent(rp+".on_status") {
+			rt.OnStatus = DefaultRetryStatuses()
+		}
+		if rt.Budget == 0 && absent(rp+".budget") {
+			rt.Budget = DefaultRetryBudget
+		}
+		setInt(&rt.MinPerSecond, rp+".min_per_second", DefaultRetryMinPerSecond)
+		setDuration(&u.Resolve.Interval, p+".resolve.interval", DefaultResolveInterval)
+		setString(&u.Resolve.Family, p+".resolve.family", DefaultResolveFamily)
 	}
 }

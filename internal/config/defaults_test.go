@@ -54,7 +54,12 @@ func TestDefaultsApplied(t *testing.T) {
 		{name: "no respond on forwarding route", got: c.Routes[0].Respond == nil, want: true},
 		{name: "max_idle_per_backend", got: c.Upstreams[0].MaxIdlePerBackend, want: 128},
 		{name: "idle_timeout", got: c.Upstreams[0].IdleTimeout.D(), want: 60 * time.Second},
-		{name: "fail_timeout", got: c.Upstreams[0].FailTimeout.D(), want: 10 * time.Second},
+		{name: "balance", got: c.Upstreams[0].Balance, want: "p2c_ewma"},
+		{name: "backend weight", got: c.Upstreams[0].Backends[0].Weight, want: 1},
+		{name: "passive 5xx", got: c.Upstreams[0].Health.Passive.Consecutive5xx, want: 5},
+		{name: "retry attempts", got: c.Upstreams[0].Retry.Attempts, want: 2},
+		{name: "retry budget", got: c.Upstreams[0].Retry.Budget, want: Percent(0.2)},
+		{name: "admin address", got: c.Admin.Address, want: "127.0.0.1:9090"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +81,7 @@ func TestWrittenValuesKept(t *testing.T) {
 		"routes:",
 		"  - {name: r, upstream: u, max_body_size: 1KiB, upstream_host: backend}",
 		"upstreams:",
-		"  - {name: u, backends: [http://a], max_idle_per_backend: 0, fail_timeout: 1s}",
+		"  - {name: u, backends: [http://a], max_idle_per_backend: 0, retry: {attempts: 0}}",
 	)
 	c, err := Parse([]byte(src), "test.yaml")
 	if err != nil {
@@ -84,7 +89,7 @@ func TestWrittenValuesKept(t *testing.T) {
 	}
 	if c.Listeners[0].Name != "main" || c.Server.MaxHeaderCount != 50 || c.Server.Timeouts.ClientHeader.D() != 2*time.Second ||
 		c.Forwarded.Policy != "replace" || c.Routes[0].Name != "r" || c.Routes[0].MaxBodySize != 1024 ||
-		c.Routes[0].UpstreamHost != "backend" || c.Upstreams[0].MaxIdlePerBackend != 0 || c.Upstreams[0].FailTimeout.D() != time.Second {
+		c.Routes[0].UpstreamHost != "backend" || c.Upstreams[0].MaxIdlePerBackend != 0 || c.Upstreams[0].Retry.Attempts != 0 {
 		t.Fatalf("written values were changed: %+v", c)
 	}
 }

@@ -101,6 +101,7 @@ func (v *validator) headerMap(p string, m map[string]string, kind string) {
 
 func (v *validator) headerOps(p string, ops HeaderOps, kind string) {
 	v.headerMap(p+".set", ops.Set, kind)
+	v.headerMap(p+".add", ops.Add, kind)
 	for i, name := range ops.Remove {
 		if msg := checkHeaderName(name, kind); msg != "" {
 			v.errorf(fmt.Sprintf("%s.remove[%d]", p, i), "%s", msg)

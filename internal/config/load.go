@@ -81,7 +81,7 @@ func (c *Config) Upstream(name string) *Upstream {
 func (u *Upstream) BackendAddrs() []string {
 	addrs := make([]string, 0, len(u.Backends))
 	for _, b := range u.Backends {
-		if a, msg := backendAddr(b); msg == "" {
+		if a, msg := backendAddr(b.URL); msg == "" {
 			addrs = append(addrs, a)
 		}
 	}

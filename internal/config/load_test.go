@@ -96,7 +96,10 @@ func TestBackendAddrs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			u := &Upstream{Backends: tt.backends}
+			u := &Upstream{}
+			for _, b := range tt.backends {
+				u.Backends = append(u.Backends, Backend{URL: b})
+			}
 			if got := u.BackendAddrs(); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("BackendAddrs() = %v, want %v", got, tt.want)
 			}

@@ -2,8 +2,8 @@
 // field came from, defaults, and validation. Decode, then Default, then Validate — in that order, in one
 // place (Load) — so that the rest of the program only ever sees a complete, checked config.
 //
-// The schema has a static part, read once at start (Listeners, Server, AccessLog), and a dynamic part
-// that later issues hot-reload (Routes, Upstreams, Forwarded).
+// The schema has a static part, read once at start (Listeners, Admin, Server, AccessLog), and a
+// dynamic part that a reload replaces while gatehouse runs (Forwarded, Routes, Upstreams).
 package config
 
 import "time"
@@ -14,6 +14,8 @@ type Config struct {
 	Listeners []Listener `yaml:"listeners"`
 	// Server holds process-wide limits and timeouts.
 	Server Server `yaml:"server"`
+	// Admin is the admin listener: health, readiness, metrics, the admin API and pprof.
+	Admin Admin `yaml:"admin"`
 	// AccessLog says where the JSON-lines access log goes.
 	AccessLog AccessLog `yaml:"access_log"`
 	// Forwarded controls X-Forwarded-* and Forwarded (RFC 7239) headers sent to backends.
@@ -77,6 +79,15 @@ type Timeouts struct {
 	ShutdownDrain Duration `yaml:"shutdown_drain"`
 }
 
+// Admin is the admin listener. It is separate from the listeners: its endpoints are never served
+// to the public.
+type Admin struct {
+	// Address is host:port, or "off" to run without an admin listener. Default "127.0.0.1:9090".
+	Address string `yaml:"address"`
+	// Pprof serves Go's profiler under /debug/pprof/. Default false.
+	Pprof bool `yaml:"pprof"`
+}
+
 // AccessLog says where access log lines go.
 type AccessLog struct {
 	// Output is "stdout", "stderr", "off", or a file path (appended to). Default "stdout".
@@ -91,75 +102,6 @@ type Forwarded struct {
 	// TrustedProxies are CIDRs ("10.0.0.0/8") or addresses whose forwarded headers are kept.
 	// Default: none, so a client cannot forge its address.
 	TrustedProxies []string `yaml:"trusted_proxies"`
-}
-
-// Route matches requests and says what to do with them: forward to an upstream or respond.
-type Route struct {
-	// Name identifies the route in logs and errors. Default "route-N" (N its index).
-	Name string `yaml:"name"`
-	// Match selects requests. An empty match selects every request.
-	Match Match `yaml:"match"`
-	// Upstream is the name of the upstream to forward to. Exactly one of Upstream and Respond is set.
-	Upstream string `yaml:"upstream"`
-	// Respond answers directly with a fixed response.
-	Respond *Respond `yaml:"respond"`
-	// UpstreamHost is the Host sent to the backend: "pass" (the client's, the default), "backend"
-	// (the backend's host:port), or a literal host name.
-	UpstreamHost string `yaml:"upstream_host"`
-	// MaxBodySize is the largest request body accepted; larger gets 413. Default 100MiB; 0 is not
-	// allowed, write a size.
-	MaxBodySize Size `yaml:"max_body_size"`
-	// RequestHeaders change the request sent to the backend.
-	RequestHeaders HeaderOps `yaml:"request_headers"`
-	// ResponseHeaders change the response sent to the client.
-	ResponseHeaders HeaderOps `yaml:"response_headers"`
-}
-
-// Match selects requests by host and path prefix.
-type Match struct {
-	// Hosts are exact host names or IP literals, written without a port (the request's port is
-	// ignored). Matching is case-insensitive: Default lower-cases them, and writes IPv6 literals
-	// without brackets ("::1"). Empty matches any host.
-	Hosts []string `yaml:"hosts"`
-	// PathPrefix matches a path that starts with it. Must start with "/". Default "/".
-	PathPrefix string `yaml:"path_prefix"`
-}
-
-// Respond is a fixed response.
-type Respond struct {
-	// Status is the HTTP status code, 200-599 (1xx is not allowed). Default 200.
-	Status int `yaml:"status"`
-	// Body is sent as is.
-	Body string `yaml:"body"`
-	// Headers are added to the response. Content-Length is always computed; framing and hop-by-hop
-	// headers (Transfer-Encoding, Connection, ...) may not be set.
-	Headers map[string]string `yaml:"headers"`
-}
-
-// HeaderOps changes header fields. Remove runs before Set. Neither may touch the headers that
-// frame a message or are hop-by-hop (Content-Length, Transfer-Encoding, Connection, Upgrade,
-// Keep-Alive, TE, Trailer) or Host (see Route.UpstreamHost).
-type HeaderOps struct {
-	// Set replaces a field (or adds it when absent).
-	Set map[string]string `yaml:"set"`
-	// Remove deletes fields by name (case-insensitive).
-	Remove []string `yaml:"remove"`
-}
-
-// Upstream is a named pool of backends, balanced round-robin.
-type Upstream struct {
-	// Name is how routes refer to it. Required, unique.
-	Name string `yaml:"name"`
-	// Backends are "http://host:port" URLs (port defaults to 80), without a path, query or user
-	// info. At least one. BackendAddrs gives their "host:port" addresses.
-	Backends []string `yaml:"backends"`
-	// MaxIdlePerBackend caps idle kept-alive connections kept per backend. Default 128.
-	MaxIdlePerBackend int `yaml:"max_idle_per_backend"`
-	// IdleTimeout closes a pooled connection idle this long. Default 60s.
-	IdleTimeout Duration `yaml:"idle_timeout"`
-	// FailTimeout is how long a backend that refused a connection is skipped, in pools of two or more
-	// backends (a single backend is always tried, as nginx does). Default 10s.
-	FailTimeout Duration `yaml:"fail_timeout"`
 }
 
 // Duration is a time.Duration written as "5s", "250ms", "1m30s".

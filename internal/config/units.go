@@ -131,3 +131,35 @@ func (s *Size) UnmarshalText(text []byte) error {
 	*s = v
 	return nil
 }
+
+// Percent is a share written "20%" (or "20"), stored as a fraction (0.2).
+type Percent float64
+
+// ParsePercent parses "20%", "20" or "0.5%" into a fraction from 0 to 1.
+func ParsePercent(s string) (Percent, error) {
+	t := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "%"))
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || math.IsNaN(f) {
+		return 0, fmt.Errorf("invalid percentage %q: write a share such as 20%%", s)
+	}
+	if f < 0 || f > 100 {
+		return 0, fmt.Errorf("percentage %q is out of range: write a share from 0%% to 100%%", s)
+	}
+	return Percent(f / 100), nil
+}
+
+// String writes the share as "20%".
+func (p Percent) String() string { return strconv.FormatFloat(float64(p)*100, 'g', -1, 64) + "%" }
+
+// MarshalText writes the share as "20%".
+func (p Percent) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// UnmarshalText parses "20%".
+func (p *Percent) UnmarshalText(text []byte) error {
+	v, err := ParsePercent(string(text))
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}

@@ -152,15 +152,15 @@ func TestValidate(t *testing.T) {
 
 		// routes
 		{name: "no routes", src: lines("listeners: [{address: ':80'}]"), wantLine: 0, wantPath: "routes",
-			wantMsg: "at least one route is required; add one under routes: with an upstream or a respond"},
+			wantMsg: "at least one route is required; add one under routes: with an upstream, a respond or a redirect"},
 		{name: "duplicate route name", src: routeCfg("  - name: r", "    respond: {}"), wantLine: 9, wantPath: "routes[1].name",
 			wantMsg: `route name "r" is already used by routes[0]; route names must be unique`},
 		{name: "duplicate default route name", src: routeCfg("  - respond: {}", "  - name: route-1", "    respond: {}"), wantLine: 10,
 			wantPath: "routes[2].name", wantMsg: `route name "route-1" is already used by routes[1]`},
 		{name: "upstream and respond", src: routeCfg("    respond: {}"), wantLine: 7, wantPath: "routes[0]",
-			wantMsg: `route "r" has both upstream and respond; keep one of them`},
+			wantMsg: `route "r" has more than one of upstream, respond and redirect; keep one of them`},
 		{name: "neither upstream nor respond", src: routeCfg("  - name: empty"), wantLine: 9, wantPath: "routes[1]",
-			wantMsg: `route "empty" has neither upstream nor respond; add upstream: NAME to forward, or respond: to answer directly`},
+			wantMsg: `route "empty" has none of upstream, respond and redirect`},
 		{name: "undefined upstream", src: routeCfg("  - upstream: uu"), wantLine: 9, wantPath: "routes[1].upstream",
 			wantMsg: `upstream "uu" is not defined; did you mean "u"? defined upstreams: u`},
 		{name: "undefined upstream far off", src: routeCfg("  - upstream: payments"), wantLine: 9, wantPath: "routes[1].upstream",
@@ -169,8 +169,10 @@ func TestValidate(t *testing.T) {
 			wantPath: "routes[0].upstream", wantMsg: `upstream "api" is not defined; there are no upstreams: add one under upstreams:`},
 		{name: "host with port", src: routeCfg("    match:", "      hosts: [example.com:8080]"), wantLine: 10, wantPath: "routes[0].match.hosts[0]",
 			wantMsg: `host "example.com:8080" must not include a port`},
-		{name: "wildcard host", src: routeCfg("    match:", "      hosts:", "        - '*.example.com'"), wantLine: 11,
-			wantPath: "routes[0].match.hosts[0]", wantMsg: "wildcards are not supported; list each host name"},
+		{name: "wildcard host in the middle", src: routeCfg("    match:", "      hosts:", "        - 'a.*.example.com'"), wantLine: 11,
+			wantPath: "routes[0].match.hosts[0]", wantMsg: "a wildcard must be the whole first label"},
+		{name: "wildcard host too broad", src: routeCfg("    match:", "      hosts:", "        - '*.com'"), wantLine: 11,
+			wantPath: "routes[0].match.hosts[0]", wantMsg: "too broad"},
 		{name: "bad host name", src: routeCfg("    match: {hosts: [exa mple.com]}"), wantLine: 9, wantPath: "routes[0].match.hosts[0]",
 			wantMsg: `host "exa mple.com" is not a valid host name: use only letters, digits`},
 		{name: "empty host label", src: routeCfg("    match: {hosts: [example..com]}"), wantLine: 9, wantPath: "routes[0].match.hosts[0]",
@@ -284,8 +286,8 @@ func TestValidate(t *testing.T) {
 			wantPath: "upstreams[0].max_idle_per_backend", wantMsg: "it must be from 0 (no pooling) to 100000"},
 		{name: "idle_timeout zero", src: upstreamCfg("    backends: [http://a]", "    idle_timeout: 0s"), wantLine: 8,
 			wantPath: "upstreams[0].idle_timeout", wantMsg: "idle_timeout must be greater than 0; write a Go duration"},
-		{name: "fail_timeout zero", src: upstreamCfg("    backends: [http://a]", "    fail_timeout: 0ms"), wantLine: 8,
-			wantPath: "upstreams[0].fail_timeout", wantMsg: "fail_timeout must be greater than 0"},
+		{name: "slow_start negative", src: upstreamCfg("    backends: [http://a]", "    balance: fastest"), wantLine: 8,
+			wantPath: "upstreams[0].balance", wantMsg: "unknown balance \"fastest\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,7 +47,6 @@ func Compile(c *config.Config, wd *watchdog.Watchdog, clock func() time.Time) (*
 			MaxIdle:        u.MaxIdlePerBackend,
 			IdleTimeout:    time.Duration(u.IdleTimeout),
 			ConnectTimeout: time.Duration(c.Server.Timeouts.UpstreamConnect),
-			FailTimeout:    time.Duration(u.FailTimeout),
 		}
 		var bes []*upstream.Backend
 		for _, addr := range u.BackendAddrs() {
