@@ -12,11 +12,15 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/app"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/demo"
+	"github.com/gatehouse-proxy/gatehouse/internal/explain"
+	"github.com/gatehouse-proxy/gatehouse/internal/gateway"
 )
 
 const version = "0.1.0-dev"
@@ -26,9 +30,11 @@ const usage = `gatehouse: a strict, fast reverse proxy
 Usage:
   gatehouse                          run the embedded demo: 127.0.0.1:8080 over two built-in backends
   gatehouse run -config FILE         run with a YAML config file
-  gatehouse proxy --listen ADDR --to URL [--to URL ...] [--access-log OUTPUT]
+  gatehouse proxy --listen ADDR --to URL [--to URL ...] [--access-log OUTPUT] [--admin ADDR]
                                      a one-line proxy, round-robin over the --to backends
   gatehouse validate -config FILE    check a config file; every problem with file, line and field
+  gatehouse explain -config FILE METHOD URL [-H 'Name: value' ...] [--from IP] [--live ADDR|off]
+                                     which route a request takes and why, and where it goes
   gatehouse version                  print the version
 `
 
@@ -58,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runProxy(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return validate(args[1:], stdout, stderr)
+	case "explain":
+		return explainCmd(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "gatehouse", versionString())
 		return 0
@@ -101,7 +109,11 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 2
 	}
-	if _, err := config.Load(path); err != nil {
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = gateway.Check(cfg)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
@@ -119,7 +131,7 @@ func runConfig(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	return serve(ctx, cfg, stderr)
+	return serve(ctx, cfg, app.Options{Path: path, WatchInterval: time.Second}, stderr)
 }
 
 // multiFlag collects a repeated flag.
@@ -133,6 +145,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "the `ADDR` to listen on")
 	accessLog := fs.String("access-log", "off", "where the access log goes: stdout, stderr, off or a file `PATH`")
+	adminAddr := fs.String("admin", "off", "the admin listener's `ADDR` (metrics, API), or off")
 	var to multiFlag
 	fs.Var(&to, "to", "a backend `URL` such as http://127.0.0.1:9001 (repeat for more)")
 	if err := fs.Parse(args); err != nil {
@@ -150,6 +163,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		Source:    "gatehouse proxy",
 		Listeners: []config.Listener{{Address: *listen}},
 		AccessLog: config.AccessLog{Output: *accessLog},
+		Admin:     config.Admin{Address: *adminAddr},
 		Routes:    []config.Route{{Name: "proxy", Upstream: "backends"}},
 		Upstreams: []config.Upstream{{Name: "backends", Backends: backends}},
 	}
@@ -158,7 +172,7 @@ func runProxy(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, errs)
 		return 2
 	}
-	return serve(ctx, cfg, stderr)
+	return serve(ctx, cfg, app.Options{}, stderr)
 }
 
 // runDemo runs cfg (the embedded default) with demo backends on its upstreams' addresses.
@@ -174,27 +188,109 @@ func runDemo(ctx context.Context, cfg *config.Config, stdout, stderr io.Writer) 
 	}
 	defer demos.Close()
 	fmt.Fprintf(stderr, "gatehouse: demo backends on %s\n", strings.Join(demos.Addrs(), " and "))
-	return serve(ctx, cfg, stderr)
+	return serve(ctx, cfg, app.Options{}, stderr)
 }
 
-// serve runs cfg until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, cfg *config.Config, stderr io.Writer) int {
-	logf := func(f string, a ...any) { fmt.Fprintf(stderr, "gatehouse: "+f+"\n", a...) }
-	a, err := app.Start(cfg, logf)
+// serve runs cfg until ctx ends, then shuts down gracefully. SIGHUP reloads the config file.
+func serve(ctx context.Context, cfg *config.Config, o app.Options, stderr io.Writer) int {
+	var mu sync.Mutex // one line at a time from the goroutines that log
+	o.Logf = func(f string, a ...any) {
+		mu.Lock()
+		fmt.Fprintf(stderr, "gatehouse: "+f+"\n", a...)
+		mu.Unlock()
+	}
+	a, err := app.Start(cfg, o)
 	if err != nil {
 		fmt.Fprintln(stderr, "gatehouse:", err)
 		return 1
 	}
 	for _, addr := range a.Addrs() {
-		fmt.Fprintf(stderr, "gatehouse: listening on http://%s\n", addr)
+		o.Logf("listening on http://%s", addr)
 	}
-	fmt.Fprintln(stderr, "gatehouse: press Ctrl-C to stop (SIGTERM also stops it, letting requests in flight finish)")
-	<-ctx.Done()
+	if addr := a.AdminAddr(); addr != nil {
+		o.Logf("admin on http://%s (/metrics, /api/upstreams, /api/config, POST /api/reload)", addr)
+	}
+	if o.Path != "" {
+		o.Logf("reloads %s on SIGHUP and when it changes", o.Path)
+	}
+	o.Logf("press Ctrl-C to stop (SIGTERM also stops it, letting requests in flight finish)")
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-hup:
+			a.Reload("SIGHUP")
+		}
+	}
 	fmt.Fprintf(stderr, "gatehouse: stopping: draining requests in flight (up to %s)\n", cfg.Server.Timeouts.ShutdownDrain)
 	if err := a.Shutdown(context.Background()); err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(stderr, "gatehouse:", err)
 		return 1
 	}
 	fmt.Fprintln(stderr, "gatehouse: stopped")
+	return 0
+}
+
+// explainCmd runs `gatehouse explain`. Flags may come before or after METHOD and URL.
+func explainCmd(args []string, stdout, stderr io.Writer) int {
+	var q explain.Query
+	var path string
+	live := ""
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		if !hasValue {
+			if i+1 >= len(args) {
+				fmt.Fprintf(stderr, "gatehouse explain: %s needs a value\n", a)
+				return 2
+			}
+			i++
+			value = args[i]
+		}
+		switch name {
+		case "config":
+			path = value
+		case "H", "header":
+			q.Headers = append(q.Headers, value)
+		case "from":
+			q.From = value
+		case "live":
+			live = value
+		default:
+			fmt.Fprintf(stderr, "gatehouse explain: unknown flag %s\n\n%s", a, usage)
+			return 2
+		}
+	}
+	if path == "" || len(pos) != 2 {
+		fmt.Fprintln(stderr, "gatehouse explain: give the config and the request: explain -config FILE GET http://example.com/path")
+		return 2
+	}
+	q.Method, q.URL = pos[0], pos[1]
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	switch live {
+	case "":
+		if cfg.Admin.Address != "off" {
+			q.Live = cfg.Admin.Address
+		}
+	case "off":
+	default:
+		q.Live = live
+	}
+	if err := explain.Run(stdout, cfg, q); err != nil {
+		fmt.Fprintln(stderr, "gatehouse explain:", err)
+		return 1
+	}
 	return 0
 }

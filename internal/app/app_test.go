@@ -16,7 +16,7 @@ import (
 
 func parse(t *testing.T, listen, backend, accessLog string) *config.Config {
 	t.Helper()
-	cfg, err := config.Parse([]byte("listeners: [{address: \""+listen+"\"}]\naccess_log: {output: \""+accessLog+"\"}\n"+
+	cfg, err := config.Parse([]byte("listeners: [{address: \""+listen+"\"}]\nadmin: {address: \"off\"}\naccess_log: {output: \""+accessLog+"\"}\n"+
 		"routes: [{name: r, upstream: u}]\nupstreams: [{name: u, backends: [\""+backend+"\"]}]\n"), "app.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestStartServeShutdown(t *testing.T) {
 	defer be.Close()
 	logPath := filepath.Join(t.TempDir(), "access.log")
 	addr := freeAddr(t)
-	a, err := Start(parse(t, addr, be.URL, logPath), t.Logf)
+	a, err := Start(parse(t, addr, be.URL, logPath), Options{Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestStartFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, err := Start(parse(t, tt.listen, "http://127.0.0.1:9", tt.log), t.Logf)
+			a, err := Start(parse(t, tt.listen, "http://127.0.0.1:9", tt.log), Options{Logf: t.Logf})
 			if err == nil {
 				a.Shutdown(context.Background())
 				t.Fatal("Start succeeded")

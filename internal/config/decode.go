@@ -215,6 +215,10 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 	case *Percent:
 		if s, ok := d.scalar(n, path, "a share such as 20%"); ok {
 			pc, err := ParsePercent(s)
+			if err == nil && !strings.HasSuffix(strings.TrimSpace(s), "%") {
+				d.errorf(n.Line, path, "write the share with a %% sign, such as %s%% (a bare %s could be read as a fraction)", s, s)
+				return
+			}
 			if err != nil {
 				d.errorf(n.Line, path, "%v", err)
 			}

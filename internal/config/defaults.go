@@ -176,7 +176,11 @@ func Default(c *Config) {
 			setString(&a.Path, ap+".path", DefaultHealthPath)
 			setString(&a.Status, ap+".status", DefaultHealthStatus)
 			setDuration(&a.Interval, ap+".interval", DefaultHealthInterval)
-			setDuration(&a.Timeout, ap+".timeout", DefaultHealthTimeout)
+			timeout := DefaultHealthTimeout
+			if a.Interval > 0 {
+				timeout = min(timeout, time.Duration(a.Interval))
+			}
+			setDuration(&a.Timeout, ap+".timeout", timeout)
 			setInt(&a.Rise, ap+".rise", DefaultRise)
 			setInt(&a.Fall, ap+".fall", DefaultFall)
 		}
@@ -185,7 +189,7 @@ func Default(c *Config) {
 		setInt(&ps.Consecutive5xx, pp+".consecutive_5xx", DefaultConsecutive5xx)
 		setInt(&ps.ConsecutiveFailures, pp+".consecutive_failures", DefaultConsecutiveFails)
 		setDuration(&ps.BaseEjection, pp+".base_ejection", DefaultBaseEjection)
-		setDuration(&ps.MaxEjection, pp+".max_ejection", DefaultMaxEjection)
+		setDuration(&ps.MaxEjection, pp+".max_ejection", max(DefaultMaxEjection, time.Duration(ps.BaseEjection)))
 		setInt(&ps.MaxEjectedPercent, pp+".max_ejected_percent", DefaultMaxEjectedPercent)
 		rp := p + ".retry"
 		rt := &u.Retry

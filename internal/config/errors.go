@@ -158,3 +158,9 @@ func didYouMean(s string, candidates []string) string {
 	}
 	return ""
 }
+
+// ErrorAt returns an Error for the field at path in c, on the line it (or its nearest written
+// parent) was written on: for problems found after validation, when the config is compiled.
+func (c *Config) ErrorAt(path, msg string) *Error {
+	return &Error{File: fileName(c.Source), Line: lineOf(c.Lines, path), Path: path, Msg: msg}
+}

@@ -81,11 +81,18 @@ func (c *Config) Upstream(name string) *Upstream {
 func (u *Upstream) BackendAddrs() []string {
 	addrs := make([]string, 0, len(u.Backends))
 	for _, b := range u.Backends {
-		if a, msg := backendAddr(b.URL); msg == "" {
+		if a := BackendAddr(b.URL); a != "" {
 			addrs = append(addrs, a)
 		}
 	}
 	return addrs
+}
+
+// BackendAddr returns the "host:port" of a backend URL, port 80 when none is written, or "" when
+// the URL does not parse. It is meant for a validated config.
+func BackendAddr(url string) string {
+	a, _ := backendAddr(url)
+	return a
 }
 
 // TrustedPrefixes returns TrustedProxies as address ranges, a bare address becoming a /32 or /128.

@@ -121,7 +121,7 @@ type Passive struct {
 	BaseEjection Duration `yaml:"base_ejection"`
 	// MaxEjection caps an ejection's length. Default 5m.
 	MaxEjection Duration `yaml:"max_ejection"`
-	// MaxEjectedPercent caps the share of the pool ejected at once, 0-100. Default 50: a pool of
+	// MaxEjectedPercent caps the share of the pool ejected at once, 1-100. Default 50: a pool of
 	// one backend never ejects it.
 	MaxEjectedPercent int `yaml:"max_ejected_percent"`
 }

@@ -37,6 +37,7 @@ func (v *validator) errorf(path, format string, args ...any) {
 func Validate(c *Config) Errors {
 	v := &validator{c: c, file: fileName(c.Source)}
 	v.listeners()
+	v.admin()
 	v.server()
 	if c.AccessLog.Output == "" {
 		v.errorf("access_log.output", "output must not be empty; write stdout, stderr, off or a file path")
@@ -49,6 +50,35 @@ func Validate(c *Config) Errors {
 	}
 	v.errs.sort()
 	return v.errs
+}
+
+func (v *validator) admin() {
+	a := v.c.Admin.Address
+	if a == "off" {
+		return
+	}
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		v.errorf("admin.address", "invalid address %q: write host:port such as 127.0.0.1:9090, or off", a)
+		return
+	}
+	if msg := checkPort(port); msg != "" {
+		v.errorf("admin.address", "invalid address %q: %s", a, msg)
+		return
+	}
+	if host != "" {
+		if msg := checkHost(host); msg != "" {
+			v.errorf("admin.address", "invalid address %q: %s", a, msg)
+			return
+		}
+	}
+	for i, l := range v.c.Listeners {
+		lh, lp, err := net.SplitHostPort(l.Address)
+		if err == nil && lp == port && (lh == host || lh == "" || host == "") {
+			v.errorf("admin.address", "address %q is also listeners[%d]; the admin listener needs an address of its own, never the public one", a, i)
+			return
+		}
+	}
 }
 
 func (v *validator) listeners() {

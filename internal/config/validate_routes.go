@@ -176,7 +176,7 @@ func isToken(s string) bool {
 
 func (v *validator) fieldMatch(p string, f FieldMatch) {
 	n := 0
-	if f.Value != "" {
+	if f.Value != "" || v.written(p+".value") {
 		n++
 	}
 	if f.Regex != "" {
@@ -227,9 +227,17 @@ func (v *validator) redirect(p string, r *Redirect) {
 		v.errorf(p+".scheme", "scheme %q is not supported; write http or https", r.Scheme)
 	}
 	if r.Host != "" {
-		if msg := checkHost(r.Host); msg != "" {
+		if _, _, err := net.SplitHostPort(r.Host); err == nil {
+			v.errorf(p+".host", "host %q includes a port; write the port in port:", r.Host)
+		} else if msg := checkHost(r.Host); msg != "" {
 			v.errorf(p+".host", "%s", msg)
 		}
+	}
+	if r.Scheme == "" && r.Host == "" && r.Port == 0 && r.Path == "" {
+		v.errorf(p, "the redirect changes nothing and would send the client back to the same URL; set scheme, host, port or path")
+	}
+	if strings.HasPrefix(r.Path, "//") {
+		v.errorf(p+".path", "path %q starts with //, which browsers read as another host; write a single /", r.Path)
 	}
 	if r.Port != 0 && (r.Port < 1 || r.Port > 65535) {
 		v.errorf(p+".port", "port %d is out of range; write a port number from 1 to 65535", r.Port)

@@ -320,3 +320,31 @@ func TestValidateHasNoSideEffects(t *testing.T) {
 		t.Fatal("Validate changed the config")
 	}
 }
+
+func TestValidateAdmin(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, admin, want string }{
+		{"off", "off", ""},
+		{"loopback", "127.0.0.1:9090", ""},
+		{"not an address", "nonsense", `invalid address "nonsense"`},
+		{"bad port", "127.0.0.1:99999", "out of range"},
+		{"same as a listener", "127.0.0.1:8080", "the admin listener needs an address of its own"},
+		{"all interfaces on a listener's port", ":8080", "the admin listener needs an address of its own"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			src := "listeners: [{address: 127.0.0.1:8080}]\nadmin:\n  address: \"" + tt.admin + "\"\nroutes: [{respond: {}}]\n"
+			_, err := Parse([]byte(src), "a.yaml")
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "a.yaml:3: admin.address") {
+				t.Fatalf("error %v, want a.yaml:3: admin.address ... %q", err, tt.want)
+			}
+		})
+	}
+}

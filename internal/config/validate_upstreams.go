@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -64,6 +65,7 @@ func (v *validator) backends(p string, u *Upstream) {
 			v.errorf(bp, "%s", msg)
 			continue
 		}
+		addr = strings.ToLower(addr)
 		if first, dup := seen[addr]; dup {
 			v.errorf(bp, "backend %s is already listed as backends[%d]; to send it more requests, give it a weight", addr, first)
 			continue
@@ -111,7 +113,7 @@ func (v *validator) balance(p string, u *Upstream) {
 		v.errorf(p+".hash.algorithm", "unknown hash algorithm %q; write maglev or ring", h.Algorithm)
 	}
 	if h.LoadFactor != 0 && (h.LoadFactor < 1 || h.LoadFactor > maxLoadFactor) {
-		v.errorf(p+".hash.load_factor", "load_factor is %g; it must be at least 1 (1.25 lets a backend take 25%% more than average), or 0 for no bound", h.LoadFactor)
+		v.errorf(p+".hash.load_factor", "load_factor is %g; it must be from 1 to 100 (1.25 lets a backend take 25%% more than average), or 0 for no bound", h.LoadFactor)
 	}
 	if u.Balance != "consistent_hash" && (v.written(p+".hash") || h.Name != "") {
 		v.errorf(p+".hash", "hash settings only apply with balance: consistent_hash")
@@ -168,7 +170,9 @@ func (v *validator) activeHealth(p string, a *ActiveHealth) {
 	if !isToken(a.Method) {
 		v.errorf(p+".method", "invalid method %q; write GET, HEAD and so on", a.Method)
 	}
-	v.pathValue(p+".path", "path", a.Path)
+	if !strings.HasPrefix(a.Path, "/") || strings.ContainsAny(a.Path, " #") {
+		v.errorf(p+".path", "path %q must start with \"/\" and hold no spaces or '#', such as /healthz", a.Path)
+	}
 	if a.Host != "" {
 		h := a.Host
 		if host, port, err := net.SplitHostPort(h); err == nil {
@@ -198,8 +202,8 @@ func (v *validator) activeHealth(p string, a *ActiveHealth) {
 	if a.Fall < 1 {
 		v.errorf(p+".fall", "fall is %d; it must be at least 1", a.Fall)
 	}
-	if a.Type == "tcp" && (a.Body != "" || v.written(p+".status") || v.written(p+".path") || v.written(p+".method")) {
-		v.errorf(p+".type", "a tcp check only connects; method, path, status and body apply to http checks")
+	if a.Type == "tcp" && (a.Body != "" || v.written(p+".status") || v.written(p+".path") || v.written(p+".method") || v.written(p+".host")) {
+		v.errorf(p+".type", "a tcp check only connects; method, path, host, status and body apply to http checks")
 	}
 }
 
@@ -216,8 +220,8 @@ func (v *validator) passive(p string, ps Passive) {
 	if ps.MaxEjection < ps.BaseEjection {
 		v.errorf(p+".max_ejection", "max_ejection (%s) must not be shorter than base_ejection (%s)", ps.MaxEjection, ps.BaseEjection)
 	}
-	if ps.MaxEjectedPercent < 0 || ps.MaxEjectedPercent > 100 {
-		v.errorf(p+".max_ejected_percent", "max_ejected_percent is %d; it must be from 0 to 100", ps.MaxEjectedPercent)
+	if ps.MaxEjectedPercent < 1 || ps.MaxEjectedPercent > 100 {
+		v.errorf(p+".max_ejected_percent", "max_ejected_percent is %d; it must be from 1 to 100 (to never eject, set consecutive_5xx and consecutive_failures to 0)", ps.MaxEjectedPercent)
 	}
 }
 
@@ -250,12 +254,12 @@ func (v *validator) resolve(p string, r Resolve) {
 	if r.Resolver != "" {
 		h, port, err := net.SplitHostPort(r.Resolver)
 		if err != nil {
-			h, port = r.Resolver, "53"
+			h, port = strings.TrimSuffix(strings.TrimPrefix(r.Resolver, "["), "]"), "53"
 		}
 		if msg := checkPort(port); msg != "" {
 			v.errorf(p+".resolver", "invalid resolver %q: %s", r.Resolver, msg)
-		} else if msg := checkHost(h); msg != "" {
-			v.errorf(p+".resolver", "invalid resolver %q: %s", r.Resolver, msg)
+		} else if _, err := netip.ParseAddr(h); err != nil {
+			v.errorf(p+".resolver", "invalid resolver %q: write the DNS server's IP address, such as 10.0.0.2 or 10.0.0.2:53", r.Resolver)
 		}
 	}
 }

@@ -49,10 +49,11 @@ func TestCompile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer g.Close()
-	if len(g.Pools) != 1 || len(g.Pools[0].Backends) != 2 {
-		t.Fatalf("pools: %+v", g.Pools)
+	svc := g.Services["api"]
+	if len(g.Services) != 1 || svc == nil || len(svc.Backends()) != 2 {
+		t.Fatalf("services: %+v", g.Services)
 	}
-	if a := g.Pools[0].Backends[1].Addr; a != "10.0.0.2:80" {
+	if a := svc.Backends()[1].Addr; a != "10.0.0.2:80" {
 		t.Errorf("default port: backend address %q, want 10.0.0.2:80", a)
 	}
 	byName := map[string]*router.Route{}
@@ -61,7 +62,7 @@ func TestCompile(t *testing.T) {
 	}
 	api := byName["api"]
 	if api.Hosts[0] != "api.example.com" || api.Prefix != "/api" || api.Host != router.HostBackend ||
-		api.MaxBody != 1<<20 || api.Pool != g.Pools[0] {
+		api.MaxBody != 1<<20 || api.Service != svc {
 		t.Errorf("api route: %+v", api)
 	}
 	// Set fields in name order; every set name is also dropped from the client's fields.
@@ -80,7 +81,7 @@ func TestCompile(t *testing.T) {
 		t.Errorf("literal route: %+v", lit)
 	}
 	fixed := byName["fixed"]
-	if fixed.Fixed == nil || fixed.Fixed.Status != 418 || string(fixed.Fixed.Body) != "teapot" || fixed.Pool != nil {
+	if fixed.Fixed == nil || fixed.Fixed.Status != 418 || string(fixed.Fixed.Body) != "teapot" || fixed.Service != nil {
 		t.Errorf("fixed route: %+v", fixed)
 	}
 	if g.Table.Routes()[0].Name != "api" {
@@ -94,7 +95,7 @@ func TestOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := Options(cfg)
+	o, err := EngineOptions(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/internal/balance"
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
 	"github.com/gatehouse-proxy/gatehouse/internal/router"
+	"github.com/gatehouse-proxy/gatehouse/internal/service"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
 )
@@ -67,14 +69,19 @@ func benchProxy(tb testing.TB, resp []byte) string { return benchProxyLog(tb, re
 func benchProxyLog(tb testing.TB, resp []byte, log *accesslog.Logger) string {
 	wd := watchdog.New(50*time.Millisecond, time.Now)
 	tb.Cleanup(wd.Close)
-	set := upstream.Settings{MaxIdle: 64, IdleTimeout: time.Minute, ConnectTimeout: time.Second, FailTimeout: time.Second}
+	set := upstream.Settings{MaxIdle: 64, IdleTimeout: time.Minute, ConnectTimeout: time.Second}
 	be := upstream.NewBackend(rawBackend(tb, resp), set, wd, time.Now)
-	pool := upstream.NewPool("bench", []*upstream.Backend{be}, time.Now)
+	pool, err := balance.NewPool("bench", balance.Config{}, []*upstream.Backend{be}, time.Now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc := &service.Service{Name: "bench", Pool: pool, Outlier: upstream.NewOutlier(upstream.DefaultOutlierConfig(), time.Now)}
+	svc.Outlier.SetBackends(pool.Backends())
 	ids, err := reqid.New()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	rt := &router.Route{Name: "bench", NameBytes: []byte("bench"), Prefix: "/", Pool: pool, MaxBody: 1 << 20}
+	rt := &router.Route{Name: "bench", NameBytes: []byte("bench"), Prefix: "/", Service: svc, MaxBody: 1 << 20}
 	h := New(Options{
 		Limits: h1.Limits{MaxRequestLine: 8 << 10, MaxHeaderBytes: 32 << 10, MaxHeaderCount: 100},
 		Timeouts: Timeouts{ClientHeader: 10 * time.Second, ClientBodyIdle: 10 * time.Second,
@@ -86,7 +93,7 @@ func benchProxyLog(tb testing.TB, resp []byte, log *accesslog.Logger) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { ln.Close(); pool.Close() })
+	tb.Cleanup(func() { ln.Close(); be.CloseIdle() })
 	go func() {
 		for {
 			c, err := ln.Accept()

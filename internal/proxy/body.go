@@ -53,7 +53,7 @@ func (c *conn) sendBody(rt *router.Route, a *attempt) (outcome, bool) {
 	switch {
 	case errors.Is(err, errDst):
 		// The backend stopped reading. It may have answered early; without the answer, 502.
-		a.status = 502
+		a.status, a.broken = 502, true
 		return failed, false
 	case errors.Is(err, errTooLarge):
 		a.status = 413
@@ -135,7 +135,7 @@ func (c *conn) relayResponse(a *attempt, isHead bool, minor uint8) outcome {
 		if err != nil && p.written == 0 && !errors.Is(err, errDst) {
 			// The body failed before anything, head included, reached the client: a clean 502.
 			uc.Close()
-			a.status = 502
+			a.status, a.broken = 502, true
 			return failed
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/internal/balance"
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
 	"github.com/gatehouse-proxy/gatehouse/internal/router"
@@ -72,19 +73,25 @@ type conn struct {
 	bufs     net.Buffers
 	vec      [2][]byte
 
+	rreq router.Request  // the request as the router sees it
+	pick balance.Request // the request as the balancer sees it
+
 	// per request
-	route    *router.Route
-	start    time.Time
-	status   int
-	bytesIn  int64
-	bytesOut int64
-	upstream []byte
-	bodyDone bool   // the request body has been read whole
-	isHead   bool   // the request is a HEAD: answers carry no body
-	rejected bool   // the last head was rejected: the connection lingers before it closes
-	id       []byte // X-Request-Id
-	logMeta  []byte // method, host and path, copied for the log
-	logLens  [3]int
+	route      *router.Route
+	backend    *upstream.Backend // the backend of the last try, nil for a local answer
+	retries    int               // retries made (not counting a resend on a fresh connection)
+	idempotent bool
+	start      time.Time
+	status     int
+	bytesIn    int64
+	bytesOut   int64
+	upstream   []byte
+	bodyDone   bool   // the request body has been read whole
+	isHead     bool   // the request is a HEAD: answers carry no body
+	rejected   bool   // the last head was rejected: the connection lingers before it closes
+	id         []byte // X-Request-Id
+	logMeta    []byte // method, host and path, copied for the log
+	logLens    [3]int
 }
 
 // newConn takes a conn from the pool, with its buffers, and binds it to nc.
@@ -111,10 +118,12 @@ func (h *Handler) newConn(nc net.Conn) *conn {
 		c.clientIP = ip.AppendTo(c.clientIP)
 		c.clientIPv6 = ip.Is6()
 		c.trusted = h.trusted(ip)
+		c.rreq.ClientIP = ip
 	} else {
 		c.clientAddr = append(c.clientAddr, nc.RemoteAddr().String()...)
 		c.clientIP = append(c.clientIP, c.clientAddr...)
 		c.clientIPv6, c.trusted = false, false
+		c.rreq.ClientIP = netip.Addr{}
 	}
 	return c
 }
@@ -129,7 +138,10 @@ func (c *conn) close() {
 		c.in.Buf = make([]byte, readBufferSize)
 	}
 	c.in.R, c.in.W, c.in.Src = 0, 0, nil
-	c.nc, c.dl, c.route, c.upstream = nil, nil, nil, nil
+	c.nc, c.dl, c.route, c.upstream, c.backend = nil, nil, nil, nil, nil
+	c.rreq.Method, c.rreq.Host, c.rreq.Target, c.rreq.Fields = nil, nil, nil, nil
+	clear(c.pick.Tried[:cap(c.pick.Tried)])
+	c.pick.Tried, c.pick.Key, c.pick.Sticky = c.pick.Tried[:0], nil, nil
 	c.req.Reset()
 	c.resp = nil
 	c.trailers = c.trailers[:0]
@@ -278,7 +290,7 @@ func (c *conn) startRejected(status int) {
 	c.start = c.h.opts.Clock()
 	c.status = status
 	c.bytesIn, c.bytesOut = int64(c.in.Len()), 0
-	c.route, c.upstream, c.isHead = nil, nil, false
+	c.route, c.upstream, c.backend, c.isHead = nil, nil, nil, false
 	c.id = c.h.opts.IDs.Append(c.id[:0])
 	c.logMeta = c.logMeta[:0]
 	c.logLens = [3]int{}
@@ -296,14 +308,18 @@ func (c *conn) writeErrorNow(status int) {
 func (c *conn) handle() bool {
 	req := &c.req
 	c.start = c.h.opts.Clock()
-	c.status, c.bytesIn, c.bytesOut, c.upstream = 0, int64(req.HeadLen), 0, nil
+	c.status, c.bytesIn, c.bytesOut, c.upstream, c.backend = 0, int64(req.HeadLen), 0, nil, nil
 	c.bodyDone = !req.HasBody()
-	c.isHead = req.IsMethod("HEAD") // kept: req's bytes may be overwritten by a streamed body
+	// Kept: req's bytes may be overwritten by a streamed body.
+	c.isHead = req.IsMethod("HEAD")
+	c.idempotent = req.Idempotent()
 	c.setID()
 	if c.h.opts.Log != nil {
 		c.keepLogMeta()
 	}
-	rt := c.h.table.Load().Match(req.Host, req.Path)
+	rr := &c.rreq
+	rr.Method, rr.Host, rr.Target, rr.Fields = req.Method, req.Host, req.Path, req.Fields
+	rt := c.h.table.Load().Match(rr)
 	c.route = rt
 	if rt == nil {
 		return c.localAnswer(404, nil)
@@ -314,8 +330,11 @@ func (c *conn) handle() bool {
 		c.writeError(413, true)
 		return false
 	}
-	if rt.Fixed != nil {
+	switch {
+	case rt.Fixed != nil:
 		return c.localAnswer(rt.Fixed.Status, rt.Fixed)
+	case rt.Redirect != nil:
+		return c.localAnswer(rt.Redirect.Status, nil)
 	}
 	return c.forward(rt)
 }
@@ -357,15 +376,26 @@ func (c *conn) localAnswer(status int, fixed *router.Fixed) bool {
 		}
 	}
 	c.status = status
-	if fixed == nil {
+	rt := c.route
+	redirect := rt != nil && rt.Redirect != nil
+	if fixed == nil && !redirect {
 		return c.writeError(status, !keep) && keep
 	}
 	b := c.headBuf()
-	b = append(b, fixed.Head...)
-	b = c.route.Response.AppendSet(b) // a fixed answer always comes from its route
+	if redirect {
+		b = router.AppendStatusLine(b, status)
+		b = append(b, "Location: "...)
+		b = rt.Redirect.AppendLocation(b, &c.rreq)
+		b = append(b, "\r\nContent-Length: 0\r\n"...)
+	} else {
+		b = append(b, fixed.Head...)
+	}
+	// A local answer always comes from its route.
+	b = rt.Response.AppendSet(b)
+	b = rt.Response.AppendAdd(b)
 	b = appendConnection(b, keep, req.Minor)
 	b = append(b, "\r\n"...)
-	if !isHead {
+	if !isHead && !redirect {
 		b = append(b, fixed.Body...)
 	}
 	*c.head = b
@@ -457,6 +487,7 @@ func (c *conn) writev(w net.Conn, a, b []byte) (int64, error) {
 }
 
 func (c *conn) log() {
+	c.observe()
 	l := c.h.opts.Log
 	if l == nil {
 		return
@@ -479,6 +510,17 @@ func (c *conn) log() {
 		e.Route = c.route.NameBytes
 	}
 	l.Log(&e)
+}
+
+// observe counts the request in the metrics: by route, status class and backend.
+func (c *conn) observe() {
+	m := c.h.noRoute
+	if c.route != nil && c.route.Metrics != nil {
+		m = c.route.Metrics
+	}
+	if m != nil {
+		m.Observe(c.backend, c.status, c.h.opts.Clock().Sub(c.start), c.bytesIn, c.bytesOut)
+	}
 }
 
 func isTimeout(err error) bool {

@@ -80,7 +80,7 @@ func TestE2ERoundRobin(t *testing.T) {
 	t.Parallel()
 	a := startBackend(t, echoHandler("a"))
 	b := startBackend(t, echoHandler("b"))
-	p := startProxy(t, singleUpstream(a.URL, b.URL))
+	p := startProxy(t, singleUpstream(a.URL, b.URL)+"    balance: round_robin\n")
 	c := dial(t, p.Addr)
 	var seq []string
 	for i := 0; i < 8; i++ {

@@ -113,7 +113,7 @@ func startProxy(t *testing.T, yamlBody string) *testProxy {
 	if err != nil {
 		t.Fatalf("config:\n%s\n%v", src, err)
 	}
-	opts, err := gateway.Options(cfg)
+	opts, err := gateway.EngineOptions(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

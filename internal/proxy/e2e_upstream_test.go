@@ -51,7 +51,7 @@ routes:
 upstreams:
   - name: up
     backends: [http://`+freeAddr(t)+`, http://`+freeAddr(t)+`]
-    fail_timeout: 30s
+    health: {passive: {consecutive_failures: 1, base_ejection: 30s, max_ejected_percent: 100}}
 `)
 	c := dial(t, p.Addr)
 	r := c.roundTrip("GET", get("/", "h"))
@@ -62,7 +62,7 @@ upstreams:
 	for i := 0; i < 2; i++ {
 		r = c.roundTrip("GET", get("/", "h"))
 		if r.StatusCode != 503 || r.Body != "503 Service Unavailable\n" {
-			t.Errorf("request within fail_timeout: status %d body %q, want 503", r.StatusCode, r.Body)
+			t.Errorf("request while both are ejected: status %d body %q, want 503", r.StatusCode, r.Body)
 		}
 		assertNoLeak(t, r)
 	}
@@ -82,7 +82,6 @@ routes:
 upstreams:
   - name: up
     backends: [http://`+freeAddr(t)+`, `+live.URL+`]
-    fail_timeout: 30s
 `)
 	c := dial(t, p.Addr)
 	for i := 0; i < 6; i++ {
@@ -326,7 +325,7 @@ func TestE2EBugStaleRetryDoubleClosesUpstreamConn(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	b := p.Graph.Pools[0].Backends[0]
+	b := p.Graph.Services["up"].Backends()[0]
 	// Nothing is in flight: every open connection is an idle pooled one.
 	if open, idle := b.Open(), b.Idle(); open != int64(idle) {
 		t.Errorf("backend reports %d open connections and %d idle ones; open must equal idle with nothing in flight", open, idle)

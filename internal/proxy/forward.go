@@ -5,8 +5,10 @@ import (
 	"errors"
 	"io"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/balance"
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 	"github.com/gatehouse-proxy/gatehouse/internal/router"
+	"github.com/gatehouse-proxy/gatehouse/internal/service"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 )
 
@@ -26,83 +28,180 @@ type attempt struct {
 	replayable bool // the whole request is in c.head, so it can be sent again
 	status     int  // for failed
 	keep       bool // for done
+	// broken is set when the backend failed at the connection level (refused, reset, timed out,
+	// malformed answer) rather than answering: it counts toward ejection.
+	broken bool
+	// retried is set when the answer was dropped for a retry that mayRetry already allowed.
+	retried bool
+	// interim is set once a 1xx answer went to the client: the request can no longer move.
+	interim bool
 }
 
-// forward sends the request to a backend of rt's pool and relays the answer. It reports whether the
-// client connection stays open.
+// next outcomes of an attempt, beyond those of one exchange.
+const (
+	// nextBackend: the try failed before anything was sent to the client and the request may go to
+	// another backend.
+	nextBackend outcome = aborted + 1 + iota
+)
+
+// forward sends the request to a backend of the route's service and relays the answer, trying
+// other backends as the retry policy allows. It reports whether the client connection stays open.
 func (c *conn) forward(rt *router.Route) bool {
-	req := &c.req
-	pool := rt.Pool
-	var tried uint64
-	status := 502
-	isHead := c.isHead
-	minor := req.Minor
+	svc := rt.Service
+	pool := svc.Pool
 	if !c.takeBody() {
 		return false
 	}
 	defer c.releaseBody()
+	pool.CountRequest()
+	c.preparePick(pool)
+	status := 502
+	c.retries = 0
 	for {
-		be, idx, allDown := pool.Pick(tried)
+		be, why := pool.Pick(&c.pick)
 		if be == nil {
-			if tried == 0 && allDown {
+			if why == balance.Unavailable && len(c.pick.Tried) == 0 || status == 503 {
 				status = 503
 			}
 			c.status = status
 			c.releaseHead()
 			return c.failLocal(status)
 		}
-		if idx < 64 {
-			tried |= 1 << idx
+		c.pick.Tried = append(c.pick.Tried, be)
+		c.backend, c.upstream = be, be.AddrBytes
+		if err := be.Acquire(0); err != nil {
+			// The backend is at its concurrency limit: nothing was sent, another may take it.
+			c.h.opts.Errorf("backend %s: %v", be.Addr, err)
+			status = 503
+			continue
 		}
-		c.upstream = be.AddrBytes
-		uc := be.Get()
-		if uc == nil {
-			var err error
-			if uc, err = c.dial(be); err != nil {
-				if isTimeout(err) {
-					status = 504
-				} else {
-					status = 502
-				}
-				if len(pool.Backends) > 1 {
-					be.MarkFailed()
-				}
-				c.h.opts.Errorf("backend %s: connect: %v", be.Addr, err)
+		be.State.Begin()
+		a := attempt{}
+		out := c.try(rt, be, &a)
+		be.State.End()
+		be.Release()
+		if out == nextBackend || out == failed {
+			st := a.status
+			if out == nextBackend && st == 0 {
+				st = 502
+			}
+			c.report(svc, be, st, a.broken)
+			if out == nextBackend && (a.retried || c.mayRetry(svc, &a)) {
+				status = st
 				continue
 			}
+			c.status = st
+			c.releaseHead()
+			return c.failLocal(st)
 		}
-		be.MarkUp()
-		a := attempt{uc: uc}
-		c.up.Store(uc)
-		out := c.exchange(rt, &a, isHead, minor)
-		if out == retry {
-			// A reused connection failed before any answer: the backend had closed it. Once more,
-			// on a fresh connection to the same backend.
-			uc.Close()
-			fresh, err := c.dial(be)
-			if err != nil {
-				c.up.Store(nil)
-				c.status = 502
-				return c.failLocal(502)
-			}
-			a.uc = fresh
-			c.up.Store(fresh)
-			out = c.resend(rt, &a, isHead, minor)
-		}
-		c.up.Store(nil)
 		c.releaseHead()
 		switch out {
 		case done:
+			c.report(svc, be, c.status, false)
 			return a.keep
-		case failed:
-			c.status = a.status
-			return c.failLocal(a.status)
 		default:
+			if a.broken {
+				c.report(svc, be, 502, true)
+			}
 			if c.status == 0 {
 				c.status = 502
 			}
 			return false
 		}
+	}
+}
+
+// mayRetry decides whether a failed try goes on to another backend: a connection that could not
+// be made always may (nothing reached the backend); an answer or a timeout only for a replayable,
+// idempotent request, within the service's attempts and retry budget.
+func (c *conn) mayRetry(svc *service.Service, a *attempt) bool {
+	if a.uc == nil && a.status != 504 {
+		// Never connected (refused, or the circuit breaker said no).
+		return true
+	}
+	if !a.replayable || !c.idempotent || c.retries >= svc.Retry.Attempts {
+		return false
+	}
+	if !svc.Pool.AllowRetry() {
+		return false
+	}
+	c.retries++
+	if svc.Metrics != nil {
+		svc.Metrics.Retry()
+	}
+	return true
+}
+
+// report tells outlier detection how a try ended.
+func (c *conn) report(svc *service.Service, be *upstream.Backend, status int, broken bool) {
+	r := upstream.Success
+	switch {
+	case broken:
+		r = upstream.FailureConnect
+	case status >= 500:
+		r = upstream.Failure5xx
+	}
+	if svc.Outlier.Report(be, r) {
+		c.h.opts.Errorf("backend %s ejected from %s after repeated failures", be.Addr, svc.Name)
+		if svc.Metrics != nil {
+			svc.Metrics.Ejection()
+		}
+	}
+}
+
+// try runs one attempt at be: a pooled or new connection, the exchange, and the retry on a fresh
+// connection when a pooled one turns out closed.
+func (c *conn) try(rt *router.Route, be *upstream.Backend, a *attempt) outcome {
+	isHead, minor := c.isHead, c.req.Minor
+	uc := be.Get()
+	if uc == nil {
+		var err error
+		if uc, err = c.dial(be); err != nil {
+			a.status, a.broken = 502, true
+			if isTimeout(err) {
+				a.status = 504
+			}
+			c.h.opts.Errorf("backend %s: connect: %v", be.Addr, err)
+			return nextBackend
+		}
+	}
+	a.uc = uc
+	c.up.Store(uc)
+	defer c.up.Store(nil)
+	out := c.exchange(rt, a, isHead, minor)
+	if out == retry {
+		// A reused connection failed before any answer: the backend had closed it. Once more,
+		// on a fresh connection to the same backend.
+		uc.Close()
+		fresh, err := c.dial(be)
+		if err != nil {
+			a.uc, a.status, a.broken = nil, 502, true
+			return nextBackend
+		}
+		a.uc = fresh
+		c.up.Store(fresh)
+		out = c.resend(rt, a, isHead, minor)
+	}
+	return out
+}
+
+// preparePick fills what the balancer needs to know about the request.
+func (c *conn) preparePick(pool *balance.Pool) {
+	p := &c.pick
+	p.Tried = p.Tried[:0]
+	p.ClientIP = c.rreq.ClientIP
+	p.Now = c.start.UnixNano()
+	p.Key, p.Sticky = nil, nil
+	switch kind, name := pool.HashKey(); kind {
+	case balance.KeyHeader:
+		p.Key = c.req.Header(name)
+	case balance.KeyCookie:
+		p.Key = c.req.Cookie(name)
+	case balance.KeyPath:
+		p.Key = c.rreq.NormalizedPath()
+	}
+	if name := pool.StickyCookie(); name != "" {
+		p.Sticky = c.req.Cookie(name)
 	}
 }
 
@@ -184,8 +283,8 @@ func (c *conn) resend(rt *router.Route, a *attempt, isHead bool, minor uint8) ou
 	out := c.send(rt, a, isHead, minor)
 	if out == retry {
 		a.uc.Close()
-		a.status = 502
-		return failed
+		a.status, a.broken = 502, true
+		return nextBackend
 	}
 	return out
 }
@@ -205,7 +304,10 @@ func (c *conn) send(rt *router.Route, a *attempt, isHead bool, minor uint8) outc
 			return retry
 		}
 		uc.Close()
-		a.status = 502
+		a.status, a.broken = 502, true
+		if a.replayable {
+			return nextBackend
+		}
 		return failed
 	}
 	if !a.replayable {
@@ -232,24 +334,35 @@ func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
 	resp := &uc.Resp
 	c.resp = resp
 	lim := &c.h.opts.Limits
+	svc := c.route.Service
+	wait := c.h.opts.Timeouts.UpstreamHeader
+	if pt := svc.Retry.PerTryTimeout; pt > 0 && pt < wait {
+		wait = pt
+	}
+	sent := c.h.opts.Clock()
+	// fail ends the attempt without an answer: on another backend if nothing reached the client.
+	fail := func(status int) outcome {
+		uc.Close()
+		a.status, a.broken = status, true
+		if a.interim {
+			return failed
+		}
+		return nextBackend
+	}
 	for interim := 0; ; interim++ {
 		if interim == maxInterim {
 			c.h.opts.Errorf("backend %s: more than %d interim responses", uc.Backend.Addr, maxInterim)
-			uc.Close()
-			a.status = 502
-			return failed
+			return fail(502)
 		}
 		resp.Reset()
-		uc.DL.Set(c.h.opts.Timeouts.UpstreamHeader)
+		uc.DL.Set(wait)
 		got := uc.In.Len() > 0
 		for {
 			if uc.In.Len() > 0 {
 				got = true
 				if err := h1.ParseResponse(uc.In.Buffered(), resp, lim); err != nil {
 					c.h.opts.Errorf("backend %s: %v", uc.Backend.Addr, err)
-					uc.Close()
-					a.status = 502
-					return failed
+					return fail(502)
 				}
 				if resp.HeadLen > 0 {
 					break
@@ -260,16 +373,14 @@ func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
 			}
 			if _, err := uc.In.Fill(); err != nil {
 				timedOut := uc.DL.Fired() || isTimeout(err)
-				uc.Close()
 				switch {
 				case timedOut:
-					a.status = 504
+					return fail(504)
 				case !got && a.replayable && uc.Reused && (errors.Is(err, io.EOF) || isReset(err)):
+					uc.Close()
 					return retry
-				default:
-					a.status = 502
 				}
-				return failed
+				return fail(502)
 			}
 		}
 		uc.DL.Clear()
@@ -281,6 +392,7 @@ func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
 		if minor == 1 {
 			head := c.appendInterimHead(c.headBuf())
 			*c.head = head
+			a.interim = true
 			if !c.writeClient(head) {
 				uc.Close()
 				return aborted
@@ -288,15 +400,21 @@ func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
 		}
 		uc.In.Consume(resp.HeadLen)
 	}
+	now := c.h.opts.Clock()
+	uc.Backend.State.ObserveLatency(now.Sub(sent), now.UnixNano())
 	if resp.Status == 101 {
 		if !c.req.Upgrade {
 			c.h.opts.Errorf("backend %s: 101 without an upgrade request", uc.Backend.Addr)
-			uc.Close()
-			a.status = 502
-			return failed
+			return fail(502)
 		}
 		c.status = 101
 		return c.tunnel(uc)
+	}
+	if svc.Retry.OnStatus(resp.Status) && !a.interim && c.mayRetry(svc, a) {
+		// A retryable answer and a retry allowed: drop it and try another backend.
+		uc.Close()
+		a.status, a.retried = resp.Status, true
+		return nextBackend
 	}
 	return c.relayResponse(a, isHead, minor)
 }

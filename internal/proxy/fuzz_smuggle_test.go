@@ -399,7 +399,7 @@ func startFuzzEngine(tb testing.TB, src string, stopBackend func()) *fuzzEngine 
 	if err != nil {
 		tb.Fatalf("config:\n%s\n%v", src, err)
 	}
-	opts, err := gateway.Options(cfg)
+	opts, err := gateway.EngineOptions(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
+	"github.com/gatehouse-proxy/gatehouse/internal/metrics"
 	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
 	"github.com/gatehouse-proxy/gatehouse/internal/router"
 	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
@@ -66,12 +67,16 @@ type Options struct {
 	Clock func() time.Time
 	// Errorf reports problems that are not a client's fault (a backend that misbehaves). Default: none.
 	Errorf func(format string, args ...any)
+	// Metrics counts requests; routes carry their own counters, this registry counts the requests
+	// no route took (404s, rejected heads). Default: none.
+	Metrics *metrics.Registry
 }
 
 // Handler serves client connections. It is safe for concurrent use.
 type Handler struct {
 	opts     Options
 	table    atomic.Pointer[router.Table]
+	noRoute  *metrics.Route // counts requests that no route took; nil without metrics
 	draining atomic.Bool
 
 	connPool sync.Pool // *conn, with their buffers
@@ -90,6 +95,9 @@ func New(opts Options, table *router.Table) *Handler {
 		opts.Errorf = func(string, ...any) {}
 	}
 	h := &Handler{opts: opts, conns: make(map[*conn]struct{})}
+	if opts.Metrics != nil {
+		h.noRoute = opts.Metrics.Route(metrics.NoRoute)
+	}
 	h.table.Store(table)
 	return h
 }

@@ -16,10 +16,7 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 	req := &c.req
 	b = append(b, req.Method...)
 	b = append(b, ' ')
-	if len(req.Path) == 0 || req.Path[0] == '?' {
-		b = append(b, '/')
-	}
-	b = append(b, req.Path...)
+	b = rt.AppendTarget(b, &c.rreq)
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	switch {
 	case rt.Host == router.HostLiteral:
@@ -91,6 +88,7 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 		b = append(b, "\r\n"...)
 	}
 	b = rt.Request.AppendSet(b)
+	b = rt.Request.AppendAdd(b)
 	if req.Upgrade && upgrade != nil {
 		b = append(b, "Connection: upgrade\r\nUpgrade: "...)
 		b = append(b, upgrade...)
@@ -217,6 +215,12 @@ func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
 	b = c.appendStatusLine(b)
 	b = c.appendResponseFields(b, true)
 	b = c.route.Response.AppendSet(b)
+	b = c.route.Response.AppendAdd(b)
+	if pool := c.route.Service.Pool; pool.StickyCookie() != "" && c.backend != nil && !pool.StickyFor(&c.pick, c.backend) {
+		b = append(b, "Set-Cookie: "...)
+		b = pool.AppendSetCookie(b, c.backend)
+		b = append(b, "\r\n"...)
+	}
 	switch {
 	case frame == frameLength, frame == frameNone && resp.ContentLength >= 0 && resp.Status >= 200 && resp.Status != 204:
 		// A bodyless answer to HEAD, or a 304, keeps the length it describes, as one clean value

@@ -21,8 +21,6 @@ type Settings struct {
 	IdleTimeout time.Duration
 	// ConnectTimeout bounds a TCP connect.
 	ConnectTimeout time.Duration
-	// FailTimeout is how long a backend that refused a connection is skipped.
-	FailTimeout time.Duration
 	// ReadBuffer is the size of each connection's read buffer. Default 4 KiB.
 	ReadBuffer int
 }
@@ -37,13 +35,22 @@ type Backend struct {
 	Addr string
 	// AddrBytes is Addr, for writing into headers and logs without conversion.
 	AddrBytes []byte
+	// Weight is the backend's relative weight for weighted balancing, at least 1.
+	Weight int
+	// Backup backends get requests only when no primary backend is available.
+	Backup bool
+	// State is the health, load and latency state, shared with balancers and health checks.
+	State State
 
-	set       Settings
-	wd        *watchdog.Watchdog
-	clock     func() time.Time
-	dialer    net.Dialer
-	downUntil atomic.Int64 // Unix nanoseconds; 0 when up
-	open      atomic.Int64 // connections open, idle or busy
+	// Health and limits: fields owned by limit.go and outlier.go go here.
+	outlier outlierState // passive outlier detection's streaks and ejection level (outlier.go)
+	limit   limiter      // concurrency limit and wait queue (limit.go); the zero value is unlimited
+
+	set    Settings
+	wd     *watchdog.Watchdog
+	clock  func() time.Time
+	dialer net.Dialer
+	open   atomic.Int64 // connections open, idle or busy
 
 	mu     sync.Mutex
 	idle   []*Conn
@@ -56,6 +63,7 @@ func NewBackend(addr string, set Settings, wd *watchdog.Watchdog, clock func() t
 		set.ReadBuffer = 4 << 10
 	}
 	return &Backend{
+		Weight:    1,
 		Addr:      addr,
 		AddrBytes: []byte(addr),
 		set:       set,
@@ -202,22 +210,4 @@ func (b *Backend) CloseIdle() {
 	for _, c := range idle {
 		c.Close()
 	}
-}
-
-// MarkFailed takes the backend out of rotation for the fail timeout.
-func (b *Backend) MarkFailed() {
-	b.downUntil.Store(b.clock().Add(b.set.FailTimeout).UnixNano())
-}
-
-// MarkUp puts the backend back in rotation.
-func (b *Backend) MarkUp() {
-	if b.downUntil.Load() != 0 {
-		b.downUntil.Store(0)
-	}
-}
-
-// Down reports whether the backend is out of rotation at now (Unix nanoseconds).
-func (b *Backend) Down(now int64) bool {
-	d := b.downUntil.Load()
-	return d != 0 && now < d
 }

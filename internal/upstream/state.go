@@ -128,3 +128,13 @@ func (s *State) Ramp(now int64, window time.Duration) float64 {
 // minRamp is the share a backend gets at the start of its slow start: not zero, so that it is
 // tried at all.
 const minRamp = 0.1
+
+// CopyFrom takes over another State's health, latency and slow start: for a backend rebuilt with
+// new settings that is still the same server. In-flight counts stay with the requests' backend.
+func (s *State) CopyFrom(o *State) {
+	s.ewma.Store(o.ewma.Load())
+	s.ewmaAt.Store(o.ewmaAt.Load())
+	s.activeDown.Store(o.activeDown.Load())
+	s.ejectedUntil.Store(o.ejectedUntil.Load())
+	s.rampFrom.Store(o.rampFrom.Load())
+}

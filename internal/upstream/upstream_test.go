@@ -18,7 +18,7 @@ func (f *fakeClock) now() time.Time      { return time.Unix(0, f.ns.Load()) }
 func (f *fakeClock) add(d time.Duration) { f.ns.Add(int64(d)) }
 func newClock() *fakeClock               { f := &fakeClock{}; f.ns.Store(time.Unix(1000, 0).UnixNano()); return f }
 func settings(maxIdle int) Settings {
-	return Settings{MaxIdle: maxIdle, IdleTimeout: time.Minute, ConnectTimeout: time.Second, FailTimeout: 10 * time.Second}
+	return Settings{MaxIdle: maxIdle, IdleTimeout: time.Minute, ConnectTimeout: time.Second}
 }
 func dial(t *testing.T, b *Backend) *Conn {
 	t.Helper()
@@ -172,61 +172,6 @@ func TestPutRefusesDirtyConnection(t *testing.T) {
 	b.Put(c)
 	if b.Idle() != 0 || b.Open() != 0 {
 		t.Errorf("a connection with unread bytes was pooled: idle %d open %d", b.Idle(), b.Open())
-	}
-}
-
-func TestPickRoundRobinAndDown(t *testing.T) {
-	t.Parallel()
-	clk := newClock()
-	var bes []*Backend
-	for _, a := range []string{"a:1", "b:1", "c:1"} {
-		bes = append(bes, NewBackend(a, settings(1), nil, clk.now))
-	}
-	p := NewPool("p", bes, clk.now)
-	seen := map[string]int{}
-	for i := 0; i < 30; i++ {
-		be, _, _ := p.Pick(0)
-		seen[be.Addr]++
-	}
-	if seen["a:1"] != 10 || seen["b:1"] != 10 || seen["c:1"] != 10 {
-		t.Errorf("round-robin uneven: %v", seen)
-	}
-	bes[1].MarkFailed()
-	for i := 0; i < 10; i++ {
-		if be, _, _ := p.Pick(0); be == bes[1] {
-			t.Fatal("picked a backend marked down")
-		}
-	}
-	// tried excludes backends already attempted for this request.
-	if be, _, _ := p.Pick(1<<0 | 1<<2); be != nil {
-		t.Errorf("picked %s though every up backend was tried", be.Addr)
-	}
-	bes[0].MarkFailed()
-	bes[2].MarkFailed()
-	if be, _, allDown := p.Pick(0); be != nil || !allDown {
-		t.Errorf("all down: got %v allDown=%v", be, allDown)
-	}
-	clk.add(11 * time.Second) // past fail_timeout
-	if be, _, _ := p.Pick(0); be == nil {
-		t.Error("backends did not come back after fail_timeout")
-	}
-	bes[1].MarkUp()
-	if bes[1].Down(clk.now().UnixNano()) {
-		t.Error("MarkUp left the backend down")
-	}
-}
-
-func TestPickSingleBackendNeverDown(t *testing.T) {
-	t.Parallel()
-	clk := newClock()
-	be := NewBackend("a:1", settings(1), nil, clk.now)
-	p := NewPool("p", []*Backend{be}, clk.now)
-	be.MarkFailed()
-	if got, _, _ := p.Pick(0); got != be {
-		t.Error("a single backend must always be tried, as nginx does")
-	}
-	if got, _, _ := p.Pick(1); got != nil {
-		t.Error("a single backend already tried was picked again")
 	}
 }
 
