@@ -20,8 +20,9 @@ type Config struct {
 	AccessLog AccessLog `yaml:"access_log"`
 	// Forwarded controls X-Forwarded-* and Forwarded (RFC 7239) headers sent to backends.
 	Forwarded Forwarded `yaml:"forwarded"`
-	// Routes are matched in order of specificity (exact host before any host, longest path prefix
-	// first, then order in the file). A request that no route matches gets 404.
+	// Routes are matched most specific first (see docs/configuration.md, "Route precedence"): exact
+	// host, then wildcard host, then any host; within those exact path, then longest prefix, then
+	// regex; then more conditions; then order in the file. A request that no route matches gets 404.
 	Routes []Route `yaml:"routes"`
 	// Upstreams are named pools of backends that routes forward to.
 	Upstreams []Upstream `yaml:"upstreams"`

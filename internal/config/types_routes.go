@@ -80,13 +80,14 @@ type Respond struct {
 // Redirect answers with a redirect to a URL built from the request: each part not written keeps
 // the request's.
 type Redirect struct {
-	// Status is 301, 302, 307 or 308. Default 302.
+	// Status is 301, 302, 303, 307 or 308. Default 302.
 	Status int `yaml:"status"`
 	// Scheme is "http" or "https". Default: the request's scheme.
 	Scheme string `yaml:"scheme"`
 	// Host is the host name to redirect to. Default: the request's host.
 	Host string `yaml:"host"`
-	// Port is the port to redirect to. Default: none (the scheme's default port).
+	// Port is the port to redirect to. Default: the request's port when neither scheme nor host
+	// changes, else none (the scheme's default port).
 	Port int `yaml:"port"`
 	// Path replaces the path. Default: the request's path as sent.
 	Path string `yaml:"path"`
