@@ -199,6 +199,10 @@ func serve(ctx context.Context, cfg *config.Config, o app.Options, stderr io.Wri
 		fmt.Fprintf(stderr, "gatehouse: "+f+"\n", a...)
 		mu.Unlock()
 	}
+	// Before Start: a SIGHUP must never find the process without its handler.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	a, err := app.Start(cfg, o)
 	if err != nil {
 		fmt.Fprintln(stderr, "gatehouse:", err)
@@ -214,9 +218,6 @@ func serve(ctx context.Context, cfg *config.Config, o app.Options, stderr io.Wri
 		o.Logf("reloads %s on SIGHUP and when it changes", o.Path)
 	}
 	o.Logf("press Ctrl-C to stop (SIGTERM also stops it, letting requests in flight finish)")
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -234,23 +235,52 @@ func serve(ctx context.Context, cfg *config.Config, o app.Options, stderr io.Wri
 	return 0
 }
 
+// explainUsage is printed by `gatehouse explain -h` and after a mistake on its command line.
+const explainUsage = `Usage: gatehouse explain -config FILE METHOD URL [-H 'Name: value' ...] [--from IP] [--live ADDR|off]
+
+Prints which route a request takes and why, what the route does to it, and which backends could
+take it now. Flags may come before or after METHOD and URL; write them -flag value or -flag=value.
+  -config FILE        the config file (required)
+  -H 'Name: value'    a request header; repeat for more. Host: gives the host of a /path URL
+  --from IP           the client's address, for client_cidrs and hashing (default 127.0.0.1)
+  --live ADDR|off     the admin address of a running gatehouse to ask which backends are up
+                      (default: the config's admin.address); off leaves health out
+Example:
+  gatehouse explain -config gatehouse.yaml GET http://api.example.com/users/42 -H 'X-Api-Version: 2'
+`
+
 // explainCmd runs `gatehouse explain`. Flags may come before or after METHOD and URL.
 func explainCmd(args []string, stdout, stderr io.Writer) int {
 	var q explain.Query
 	var path string
 	live := ""
 	var pos []string
+	bad := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "gatehouse explain: "+format+"\n\n%s", append(a, explainUsage)...)
+		return 2
+	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
 		if !strings.HasPrefix(a, "-") || a == "-" {
 			pos = append(pos, a)
 			continue
 		}
+		name, value, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		switch name {
+		case "h", "help":
+			fmt.Fprint(stdout, explainUsage)
+			return 0
+		case "config", "H", "header", "from", "live":
+		default:
+			return bad("unknown flag %s", a)
+		}
 		if !hasValue {
 			if i+1 >= len(args) {
-				fmt.Fprintf(stderr, "gatehouse explain: %s needs a value\n", a)
-				return 2
+				return bad("%s needs a value", a)
 			}
 			i++
 			value = args[i]
@@ -264,14 +294,15 @@ func explainCmd(args []string, stdout, stderr io.Writer) int {
 			q.From = value
 		case "live":
 			live = value
-		default:
-			fmt.Fprintf(stderr, "gatehouse explain: unknown flag %s\n\n%s", a, usage)
-			return 2
 		}
 	}
-	if path == "" || len(pos) != 2 {
-		fmt.Fprintln(stderr, "gatehouse explain: give the config and the request: explain -config FILE GET http://example.com/path")
-		return 2
+	switch {
+	case path == "":
+		return bad("give the config file: -config FILE")
+	case len(pos) < 2:
+		return bad("give the request's method and URL, such as GET http://example.com/path")
+	case len(pos) > 2:
+		return bad("too many arguments: %s (quote a header: -H 'Name: value')", strings.Join(pos[2:], " "))
 	}
 	q.Method, q.URL = pos[0], pos[1]
 	cfg, err := config.Load(path)

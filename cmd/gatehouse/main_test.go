@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -168,5 +170,67 @@ func TestDemo(t *testing.T) {
 	cancel()
 	if c := <-done; c != 0 {
 		t.Errorf("exit %d; stderr: %s", c, errOut.String())
+	}
+}
+
+// TestRunReloadsOnSIGHUP: `gatehouse run` reloads its config file on SIGHUP. It sends SIGHUP to
+// the test process itself, so it does not run in parallel: every serve running in this process
+// would take the signal, and top-level parallel tests only start once the sequential ones are
+// done. The test holds a SIGHUP handler of its own throughout, so that a signal sent before serve
+// has installed its handler is caught instead of killing the test binary; it sends again until
+// serve logs the reload.
+func TestRunReloadsOnSIGHUP(t *testing.T) {
+	guard := make(chan os.Signal, 1)
+	signal.Notify(guard, syscall.SIGHUP)
+	defer signal.Stop(guard)
+
+	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	listen := freeAddr(t)
+	write := func(body string) {
+		t.Helper()
+		src := "listeners: [{address: \"" + listen + "\"}]\nadmin: {address: \"off\"}\naccess_log: {output: \"off\"}\n" +
+			"routes: [{name: v, match: {path: /v}, respond: {status: 200, body: \"" + body + "\"}}]\n"
+		if err := os.WriteFile(path+".tmp", []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var errOut syncBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"run", "-config", path}, io.Discard, &errOut) }()
+	if code, body := get(t, "http://"+listen+"/v"); code != 200 || body != "one" {
+		t.Fatalf("before the reload: %d %q", code, body)
+	}
+
+	write("two")
+	self, err := os.FindProcess(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloaded := "reload (SIGHUP): config " + path + " applied"
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(errOut.String(), reloaded) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no SIGHUP reload logged:\n%s", errOut.String())
+		}
+		if err := self.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := get(t, "http://"+listen+"/v"); code != 200 || body != "two" {
+		t.Errorf("after SIGHUP: %d %q, want the reloaded config's answer", code, body)
+	}
+	cancel()
+	if c := <-done; c != 0 {
+		t.Errorf("exit %d; stderr: %s", c, errOut.String())
+	}
+	if want := "reloads " + path + " on SIGHUP and when it changes"; !strings.Contains(errOut.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
 	}
 }

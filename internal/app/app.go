@@ -48,6 +48,8 @@ type App struct {
 	stop    chan struct{}
 	done    sync.WaitGroup
 
+	shutOnce sync.Once  // Shutdown runs once; later calls return its result
+	shutErr  error      // what the first Shutdown returned
 	reloadMu sync.Mutex // serialises reloads
 	mu       sync.Mutex
 	cfg      *config.Config // the running config
@@ -92,7 +94,7 @@ func Start(cfg *config.Config, o Options) (*App, error) {
 	if err != nil {
 		return fail(err)
 	}
-	opts.Log, opts.IDs, opts.Watchdog, opts.Clock, opts.Errorf = a.log, ids, a.wd, time.Now, o.Logf
+	opts.Log, opts.IDs, opts.Watchdog, opts.Clock, opts.Errorf, opts.Metrics = a.log, ids, a.wd, time.Now, o.Logf, a.metrics
 	a.handler = proxy.New(opts, a.graph.Table)
 	a.metrics.SetSources(metrics.Sources{ClientConns: a.handler.Active, Backends: a.backendsForMetrics, Clock: time.Now})
 	a.metrics.ConfigLoaded(time.Now())
@@ -157,8 +159,14 @@ func (a *App) AdminAddr() net.Addr {
 func (a *App) Active() int { return a.handler.Active() }
 
 // Shutdown stops accepting, lets in-flight requests finish within the config's drain timeout (or
-// until ctx ends), then closes everything.
+// until ctx ends), then closes everything. Calling it again waits for nothing and returns the
+// first call's result.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.shutOnce.Do(func() { a.shutErr = a.shutdown(ctx) })
+	return a.shutErr
+}
+
+func (a *App) shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	a.draining = true
 	drain := time.Duration(a.cfg.Server.Timeouts.ShutdownDrain)

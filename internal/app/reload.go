@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/gateway"
 	"github.com/gatehouse-proxy/gatehouse/internal/metrics"
 )
 
@@ -49,20 +50,42 @@ func (a *App) reload() error {
 	if err != nil {
 		return err
 	}
-	graph, err := a.gw.Apply(cfg)
+	a.mu.Lock()
+	old := a.cfg
+	a.mu.Unlock()
+	// The static sections are read at start only: the running ones stay, so that nothing of a
+	// changed one takes effect halfway (a new connect timeout would rebuild every backend and drop
+	// its pooled connections) and /api/config shows what runs.
+	changed := staticChanges(old, cfg)
+	keepStatic(cfg, old)
+	eo, err := gateway.EngineOptions(cfg)
 	if err != nil {
 		return fmt.Errorf("%s: %w", a.opts.Path, err)
 	}
+	graph, err := a.gw.Apply(cfg)
+	if err != nil {
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			return err // they name the file and line already
+		}
+		return fmt.Errorf("%s: %w", a.opts.Path, err)
+	}
+	a.handler.SetForwarded(eo.Forwarded, eo.Trusted)
 	a.handler.SetTable(graph.Table)
 	a.mu.Lock()
-	old := a.cfg
 	a.cfg, a.graph = cfg, graph
 	a.mu.Unlock()
-	if changed := staticChanges(old, cfg); len(changed) > 0 {
+	if len(changed) > 0 {
 		a.opts.Logf("reload: %s changed; these are read at start only: restart gatehouse to apply them", strings.Join(changed, ", "))
 	}
 	a.metrics.Retain(graph.RouteBackends(), graph.ServiceNames())
 	return nil
+}
+
+// keepStatic copies the sections that a reload does not apply from the running config old into
+// the new config cfg.
+func keepStatic(cfg, old *config.Config) {
+	cfg.Listeners, cfg.Admin, cfg.Server, cfg.AccessLog = old.Listeners, old.Admin, old.Server, old.AccessLog
 }
 
 // staticChanges names the sections of the static config that differ between two configs.
@@ -76,7 +99,6 @@ func staticChanges(old, cur *config.Config) []string {
 		{"admin", old.Admin, cur.Admin},
 		{"server", old.Server, cur.Server},
 		{"access_log", old.AccessLog, cur.AccessLog},
-		{"forwarded", old.Forwarded, cur.Forwarded},
 	} {
 		if !reflect.DeepEqual(s.a, s.b) {
 			out = append(out, s.name)

@@ -133,10 +133,11 @@ func (p *Pool) newPolicy(t *tier, prev policy) policy {
 }
 
 // Pick chooses the backend for r among those available now and not in r.Tried: primaries first,
-// backups only when no primary is available at all (health-down or ejected; having tried every
-// primary does not count). A valid sticky cookie naming an eligible backend wins over the policy.
-// Outcome says why no backend was returned: Unavailable when none is available, Exhausted when
-// every available one was tried.
+// backups only when no primary can take r, each being down, ejected or already tried for r (so
+// that a request whose every primary refused its connection is still served by a backup, as
+// nginx's backup servers do). A valid sticky cookie naming an eligible backend wins over the
+// policy. Outcome says why no backend was returned: Unavailable when none is available, Exhausted
+// when every available one was tried.
 func (p *Pool) Pick(r *Request) (*upstream.Backend, Outcome) {
 	now := r.Now
 	if now == 0 {
@@ -154,13 +155,10 @@ func (p *Pool) Pick(r *Request) (*upstream.Backend, Outcome) {
 	if i := s.primary.pick(r, now); i >= 0 {
 		return s.primary.bs[i], Picked
 	}
-	if s.primary.anyAvailable(now) {
-		return nil, Exhausted
-	}
 	if i := s.backup.pick(r, now); i >= 0 {
 		return s.backup.bs[i], Picked
 	}
-	if s.backup.anyAvailable(now) {
+	if s.primary.anyAvailable(now) || s.backup.anyAvailable(now) {
 		return nil, Exhausted
 	}
 	return nil, Unavailable

@@ -12,8 +12,8 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 )
 
-// Backups serve only when no primary is available; Tried is honoured; Unavailable and Exhausted
-// are told apart. Every policy must agree.
+// Backups serve only when no primary can take the request (down, ejected or tried); Tried is
+// honoured; Unavailable and Exhausted are told apart. Every policy must agree.
 func TestPickTiers(t *testing.T) {
 	t.Parallel()
 	const (
@@ -31,8 +31,13 @@ func TestPickTiers(t *testing.T) {
 		{name: "one primary down", down: []int{p1}, want: []int{p0, p2}, out: Picked},
 		{name: "one primary ejected", eject: []int{p0}, want: []int{p1, p2}, out: Picked},
 		{name: "tried primaries skipped", tried: []int{p0, p2}, want: []int{p1}, out: Picked},
-		{name: "primaries all tried: no backup", tried: []int{p0, p1, p2}, out: Exhausted},
-		{name: "primaries tried or down: no backup", down: []int{p0}, eject: []int{p1}, tried: []int{p2}, out: Exhausted},
+		// Regression: a request whose every primary failed (refused its connection, say) got 502
+		// while a backup was up; with two primaries and one backup, the default
+		// max_ejected_percent never let outlier detection eject both, so the backup never served.
+		{name: "primaries all tried: backups", tried: []int{p0, p1, p2}, want: []int{b0, b1}, out: Picked},
+		{name: "primaries tried or down: backups", down: []int{p0}, eject: []int{p1}, tried: []int{p2}, want: []int{b0, b1}, out: Picked},
+		{name: "primaries and backups all tried", tried: []int{p0, p1, p2, b0, b1}, out: Exhausted},
+		{name: "primaries tried, backups tried or down", tried: []int{p0, p1, p2, b1}, down: []int{b0}, out: Exhausted},
 		{name: "primaries all unavailable: backups", down: []int{p0, p1}, eject: []int{p2}, want: []int{b0, b1}, out: Picked},
 		{name: "backups: tried skipped", down: []int{p0, p1, p2}, tried: []int{b1}, want: []int{b0}, out: Picked},
 		{name: "backups all tried", down: []int{p0, p1, p2}, tried: []int{b0, b1}, out: Exhausted},

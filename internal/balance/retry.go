@@ -54,7 +54,7 @@ func (b *retryBudget) request(sec uint32) { bump(&b.reqs[sec%retryWindow], sec) 
 // Concurrent callers may overshoot it by their number, no more.
 func (b *retryBudget) allow(sec uint32) bool {
 	limit := max(b.floor, b.ratio*float64(sum(&b.reqs, sec)))
-	if float64(sum(&b.rets, sec)) >= limit {
+	if float64(sum(&b.rets, sec))+1 > limit {
 		return false
 	}
 	bump(&b.rets[sec%retryWindow], sec)

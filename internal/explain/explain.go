@@ -1,10 +1,11 @@
-// Package explain answers "where does this request go, and why?" for a config: every route in the
-// order gatehouse tries it with the condition that failed, what the chosen route does to the
-// request, and which backends could take it now. It backs the `gatehouse explain` command.
+// Package explain answers "where does this request go, and why?" for a config: a one-line answer,
+// then every route in the order gatehouse tries it with the condition that failed, what the chosen
+// route does to the request, the upstream's policies, and which backends could take the request
+// now (with the health a running gatehouse reports) and why the others cannot. It backs the
+// `gatehouse explain` command.
 package explain
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,131 +15,227 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gatehouse-proxy/gatehouse/internal/balance"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/gateway"
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 	"github.com/gatehouse-proxy/gatehouse/internal/router"
-	"github.com/gatehouse-proxy/gatehouse/internal/service"
-	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
 )
 
-// Query is the request to explain.
+// Query is the request to explain, and where to ask for live state.
 type Query struct {
-	Method  string
-	URL     string   // "http://host/path?q" or "/path?q" (then the Host comes from Headers)
-	Headers []string // "Name: value"
-	From    string   // the client's IP; default 127.0.0.1
-	// Live, when set, is the admin address of a running gatehouse whose backend health is used for
-	// "could be chosen now"; "" leaves live state out.
+	// Method is the request method. Default GET.
+	Method string
+	// URL is "http://host[:port]/path?query" (or https://), or "/path?query", whose Host then
+	// comes from Headers (default "localhost").
+	URL string
+	// Headers are the request's header fields, each written "Name: value".
+	Headers []string
+	// From is the client's IP address, as the TCP peer gatehouse sees ("10.1.2.3"; a port, as in
+	// "10.1.2.3:5000", is ignored). Default 127.0.0.1.
+	From string
+	// Live is the admin address (host:port) of a running gatehouse whose backend state
+	// (/api/upstreams) tells which backends can take the request now; "" leaves live state out
+	// and every backend is taken as up.
 	Live string
-	// Client fetches the live state; default a client with a 2 s timeout.
+	// Client fetches the live state. Default: a client with a 2 s timeout.
 	Client *http.Client
+	// Now is the time health, ejections and slow starts are judged at. Default time.Now.
+	Now func() time.Time
 }
 
-// Run explains q against the config and writes the explanation to w.
+// Run explains q against cfg (a loaded, validated config) and writes the explanation to w. It
+// returns an error only when the request cannot be explained: a malformed URL, header or --from,
+// or a config that does not compile (a route that does not compile, a backend name that does not
+// resolve). A request gatehouse would refuse is explained.
 func Run(w io.Writer, cfg *config.Config, q Query) error {
-	raw, err := rawRequest(q)
+	if q.Now == nil {
+		q.Now = time.Now
+	}
+	if q.Method == "" {
+		q.Method = "GET"
+	}
+	raw, https, err := rawRequest(q)
+	if err != nil {
+		return err
+	}
+	ip, err := clientIP(q.From)
+	if err != nil {
+		return err
+	}
+	opts, err := gateway.EngineOptions(cfg)
 	if err != nil {
 		return err
 	}
 	var req h1.Request
 	req.Fields = make([]h1.Field, 0, 16)
-	lim := h1.Limits{MaxRequestLine: 64 << 10, MaxHeaderBytes: 256 << 10, MaxHeaderCount: 1000}
-	if err := h1.ParseRequest(raw, &req, &lim); err != nil {
+	if err := h1.ParseRequest(raw, &req, &opts.Limits); err != nil {
+		var he *h1.Error
+		if errors.As(err, &he) {
+			fmt.Fprintf(w, "%s %s from %s\n→ refused before routing: %d %s (%s)\n", q.Method, q.URL, ip,
+				he.Status, router.StatusText(he.Status), he.Reason)
+			return nil
+		}
 		return fmt.Errorf("the request is not one gatehouse accepts: %w", err)
 	}
 	if req.HeadLen == 0 {
 		return errors.New("the request is incomplete")
 	}
-	from := q.From
-	if from == "" {
-		from = "127.0.0.1"
-	}
-	ip, err := netip.ParseAddr(from)
-	if err != nil {
-		return fmt.Errorf("--from %q is not an IP address", from)
-	}
-	wd := watchdog.New(time.Second, time.Now)
+	wd := watchdog.New(time.Second, q.Now)
 	defer wd.Close()
-	graph, err := gateway.CompileOffline(cfg, wd, time.Now)
+	graph, err := gateway.CompileOffline(cfg, wd, q.Now)
 	if err != nil {
 		return err
 	}
 	defer graph.Close()
-	rr := &router.Request{Method: req.Method, Host: req.Host, Target: req.Path, Fields: req.Fields, ClientIP: ip}
+	rr := &router.Request{Method: req.Method, Host: req.Host, Target: req.Path, Fields: req.Fields, ClientIP: ip, TLS: https}
 	verdicts := graph.Table.Explain(rr)
 
-	fmt.Fprintf(w, "%s %s from %s\n", req.Method, displayURL(&req), ip)
-	if p := rr.RawPath(); string(p) != string(rr.NormalizedPath()) && len(p) > 0 {
-		fmt.Fprintf(w, "path %q is matched as %q\n", p, rr.NormalizedPath())
+	var win *router.Verdict
+	for i := range verdicts {
+		if verdicts[i].Winner {
+			win = &verdicts[i]
+		}
 	}
+	var up *upstreamReport
+	if win != nil && win.Route.Service != nil {
+		svc := win.Route.Service
+		up = analyse(svc, cfg.Upstream(svc.Name), &req, rr, q)
+	}
+
+	fmt.Fprintf(w, "%s %s from %s\n", req.Method, requestURL(rr), ip)
+	fmt.Fprintf(w, "→ %s\n", summary(win, up, rr))
+	if p := rr.RawPath(); len(p) > 0 && string(p) != string(rr.NormalizedPath()) {
+		fmt.Fprintf(w, "  (routes match the path %q as %q)\n", p, rr.NormalizedPath())
+	}
+
+	writeRoutes(w, verdicts, win)
+	if up != nil {
+		up.write(w)
+	}
+	return nil
+}
+
+// writeRoutes prints every route's verdict, then what the chosen route does.
+func writeRoutes(w io.Writer, verdicts []router.Verdict, win *router.Verdict) {
 	fmt.Fprintf(w, "\nRoutes, in the order gatehouse tries them:\n")
-	var winner *router.Route
-	var then []string
 	width := 0
 	for _, v := range verdicts {
 		width = max(width, len(v.Route.Name))
 	}
 	for _, v := range verdicts {
-		mark, why := "  no ", v.Why
+		mark, why := "no ", v.Why
 		switch {
 		case v.Winner:
-			mark, why = "  YES", "matches: chosen"
-			winner, then = v.Route, v.Then
+			mark, why = "YES", "matches: chosen"
 		case v.Matched:
-			mark = "  (yes)"
+			mark = "yes"
 		}
-		fmt.Fprintf(w, "%-7s %-*s  %s\n", mark, width, v.Route.Name, why)
+		fmt.Fprintf(w, "  %s  %-*s  %s\n", mark, width, v.Route.Name, why)
 	}
-	if winner == nil {
+	if len(verdicts) == 0 {
+		fmt.Fprintf(w, "  (the config has no routes)\n")
+	}
+	if win == nil {
 		fmt.Fprintf(w, "\nNo route matches: gatehouse answers 404 Not Found.\n")
-		return nil
+		return
 	}
-	fmt.Fprintf(w, "\nRoute %q:\n", winner.Name)
-	for _, line := range then {
+	fmt.Fprintf(w, "\nRoute %q:\n", win.Route.Name)
+	for _, line := range win.Then {
+		if strings.HasPrefix(line, "path ") && strings.Contains(line, " is read as ") {
+			continue // said under the answer line
+		}
 		fmt.Fprintf(w, "  %s\n", line)
 	}
-	if winner.Service == nil {
-		return nil
-	}
-	live, liveErr := fetchLive(q)
-	return describeService(w, winner.Service, &req, rr, live, liveErr, q.Live)
 }
 
-// rawRequest writes the query as an HTTP/1.1 request head.
-func rawRequest(q Query) ([]byte, error) {
+// summary is the one-line answer: where the request ends up.
+func summary(win *router.Verdict, up *upstreamReport, rr *router.Request) string {
+	if win == nil {
+		return "no route matches: 404 Not Found"
+	}
+	rt := win.Route
+	name := fmt.Sprintf("route %q", rt.Name)
+	switch {
+	case rt.Fixed != nil:
+		return fmt.Sprintf("%s: gatehouse answers %d %s itself", name, rt.Fixed.Status, router.StatusText(rt.Fixed.Status))
+	case rt.Redirect != nil:
+		loc := string(rt.Redirect.AppendLocation(nil, rr))
+		s := fmt.Sprintf("%s: redirect %d to %s", name, rt.Redirect.Status, loc)
+		if loc == requestURL(rr) {
+			s += " (the URL asked for: the client would loop)"
+		}
+		return s
+	case up == nil:
+		return name
+	}
+	sep := " "
+	if strings.HasPrefix(up.summary, ":") {
+		sep = ""
+	}
+	return fmt.Sprintf("%s → upstream %q%s%s", name, up.svc.Name, sep, up.summary)
+}
+
+// requestURL is the URL the request asks for, as a redirect location would write it.
+func requestURL(rr *router.Request) string {
+	scheme := "http://"
+	if rr.TLS {
+		scheme = "https://"
+	}
+	return scheme + string(rr.Host) + string(rr.Target)
+}
+
+// rawRequest writes the query as an HTTP/1.1 request head, and reports whether the URL is https.
+func rawRequest(q Query) (raw []byte, https bool, err error) {
 	method := q.Method
 	if method == "" {
 		method = "GET"
+	}
+	if strings.ContainsAny(method, " \t\r\n") {
+		return nil, false, fmt.Errorf("invalid method %q", method)
 	}
 	target, host := q.URL, ""
 	if strings.Contains(q.URL, "://") {
 		u, err := url.Parse(q.URL)
 		if err != nil {
-			return nil, fmt.Errorf("invalid URL %q: %w", q.URL, err)
+			return nil, false, fmt.Errorf("invalid URL %q: %w", q.URL, err)
 		}
 		if u.Scheme != "http" && u.Scheme != "https" {
-			return nil, fmt.Errorf("invalid URL %q: use http:// or https://", q.URL)
+			return nil, false, fmt.Errorf("invalid URL %q: use http:// or https://", q.URL)
 		}
-		host = u.Host
+		if u.User != nil {
+			return nil, false, fmt.Errorf("invalid URL %q: leave out the user info", q.URL)
+		}
+		host, https = u.Host, u.Scheme == "https"
 		target = u.RequestURI()
+		if u.ForceQuery && !strings.Contains(target, "?") {
+			target += "?"
+		}
 	} else if !strings.HasPrefix(target, "/") && target != "*" {
-		return nil, fmt.Errorf("invalid URL %q: write http://host/path or /path", q.URL)
+		return nil, false, fmt.Errorf("invalid URL %q: write http://host/path or /path", q.URL)
+	}
+	if strings.ContainsAny(target, " \t\r\n") {
+		return nil, false, fmt.Errorf("invalid URL %q: escape spaces and line breaks (%%20)", q.URL)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\n", method, target)
 	hasHost := false
 	for _, h := range q.Headers {
 		name, value, ok := strings.Cut(h, ":")
-		if !ok {
-			return nil, fmt.Errorf("header %q: write it as 'Name: value'", h)
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		if !ok || name == "" {
+			return nil, false, fmt.Errorf("header %q: write it as 'Name: value'", h)
 		}
-		if strings.EqualFold(strings.TrimSpace(name), "host") {
+		if strings.ContainsAny(h, "\r\n") {
+			return nil, false, fmt.Errorf("header %q: a header is one line", h)
+		}
+		if strings.EqualFold(name, "host") {
+			if hasHost {
+				return nil, false, fmt.Errorf("header %q: give Host once", h)
+			}
 			hasHost = true
 		}
-		fmt.Fprintf(&b, "%s: %s\r\n", strings.TrimSpace(name), strings.TrimSpace(value))
+		fmt.Fprintf(&b, "%s: %s\r\n", name, value)
 	}
 	if !hasHost {
 		if host == "" {
@@ -147,129 +244,19 @@ func rawRequest(q Query) ([]byte, error) {
 		fmt.Fprintf(&b, "Host: %s\r\n", host)
 	}
 	b.WriteString("\r\n")
-	return []byte(b.String()), nil
+	return []byte(b.String()), https, nil
 }
 
-func displayURL(req *h1.Request) string {
-	return "http://" + string(req.Host) + string(req.Path)
-}
-
-// liveBackend is what the admin API says of a backend.
-type liveBackend struct {
-	Address      string     `json:"address"`
-	Available    bool       `json:"available"`
-	ActiveUp     bool       `json:"active_check_up"`
-	EjectedUntil *time.Time `json:"ejected_until"`
-	InFlight     int64      `json:"in_flight"`
-}
-
-type liveUpstream struct {
-	Name     string        `json:"name"`
-	Backends []liveBackend `json:"backends"`
-}
-
-// fetchLive reads /api/upstreams of a running gatehouse.
-func fetchLive(q Query) (map[string]map[string]liveBackend, error) {
-	if q.Live == "" {
-		return nil, nil
+// clientIP parses --from: an IP address, or an address with a port; default 127.0.0.1.
+func clientIP(from string) (netip.Addr, error) {
+	if from == "" {
+		return netip.AddrFrom4([4]byte{127, 0, 0, 1}), nil
 	}
-	cl := q.Client
-	if cl == nil {
-		cl = &http.Client{Timeout: 2 * time.Second}
+	if ip, err := netip.ParseAddr(from); err == nil {
+		return ip.Unmap(), nil
 	}
-	resp, err := cl.Get("http://" + q.Live + "/api/upstreams")
-	if err != nil {
-		return nil, err
+	if ap, err := netip.ParseAddrPort(from); err == nil {
+		return ap.Addr().Unmap(), nil
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s", resp.Status)
-	}
-	var ups []liveUpstream
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&ups); err != nil {
-		return nil, err
-	}
-	out := map[string]map[string]liveBackend{}
-	for _, u := range ups {
-		m := map[string]liveBackend{}
-		for _, b := range u.Backends {
-			m[b.Address] = b
-		}
-		out[u.Name] = m
-	}
-	return out, nil
-}
-
-// describeService lists the service's backends and which could take the request now.
-func describeService(w io.Writer, svc *service.Service, req *h1.Request, rr *router.Request,
-	live map[string]map[string]liveBackend, liveErr error, liveAddr string) error {
-	bs := svc.Backends()
-	fmt.Fprintf(w, "\nUpstream %q: %s over %d backend(s)\n", svc.Name, svc.Pool.Policy(), len(bs))
-	now := time.Now()
-	switch {
-	case liveAddr == "":
-		fmt.Fprintf(w, "  health: not asked (--live off, or the config has no admin listener)\n")
-	case liveErr != nil:
-		fmt.Fprintf(w, "  health: not known: no running gatehouse answered at %s (%v); every backend is assumed up\n", liveAddr, liveErr)
-	default:
-		fmt.Fprintf(w, "  health: as the gatehouse running at %s sees it now\n", liveAddr)
-		state := live[svc.Name]
-		for _, be := range bs {
-			lb, ok := state[be.Addr]
-			if !ok {
-				continue
-			}
-			be.State.SetActive(lb.ActiveUp, now.UnixNano())
-			if lb.EjectedUntil != nil && lb.EjectedUntil.After(now) {
-				be.State.Eject(lb.EjectedUntil.UnixNano())
-			}
-		}
-	}
-	ns := now.UnixNano()
-	primaryUp := false
-	for _, be := range bs {
-		primaryUp = primaryUp || !be.Backup && be.State.Available(ns)
-	}
-	for _, be := range bs {
-		fmt.Fprintf(w, "  %-24s weight %-4d %s\n", be.Addr, be.Weight, backendNote(be, ns, primaryUp))
-	}
-	pick := balance.Request{ClientIP: rr.ClientIP}
-	switch kind, name := svc.Pool.HashKey(); kind {
-	case balance.KeyHeader:
-		pick.Key = req.Header(name)
-	case balance.KeyCookie:
-		pick.Key = req.Cookie(name)
-	case balance.KeyPath:
-		pick.Key = rr.NormalizedPath()
-	}
-	if name := svc.Pool.StickyCookie(); name != "" {
-		pick.Sticky = req.Cookie(name)
-	}
-	be, outcome := svc.Pool.Pick(&pick)
-	switch {
-	case be == nil:
-		fmt.Fprintf(w, "  no backend can take it now (%s): gatehouse answers 503\n", outcome)
-	case svc.Pool.Policy() == "consistent_hash" || pick.Sticky != nil && svc.Pool.StickyFor(&pick, be):
-		fmt.Fprintf(w, "  this request goes to %s\n", be.Addr)
-	default:
-		fmt.Fprintf(w, "  the balancer picks one of the backends marked 'can be chosen' per request\n")
-	}
-	if svc.Retry.Attempts > 0 {
-		fmt.Fprintf(w, "  on failure: up to %d retries on other backends (idempotent requests; connect failures always move on)\n", svc.Retry.Attempts)
-	}
-	return nil
-}
-
-func backendNote(be *upstream.Backend, now int64, primaryUp bool) string {
-	switch {
-	case !be.State.ActiveUp():
-		return "down (active health check)"
-	case be.State.Ejected(now):
-		return "ejected until " + time.Unix(0, be.State.EjectedUntil()).Format(time.TimeOnly)
-	case be.Backup && primaryUp:
-		return "backup: only when every primary is unavailable"
-	case be.Backup:
-		return "backup, can be chosen (no primary is available)"
-	}
-	return "can be chosen"
+	return netip.Addr{}, fmt.Errorf("--from %q is not an IP address (write one such as 10.1.2.3 or 2001:db8::1)", from)
 }

@@ -2,12 +2,17 @@ package gateway
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/balance"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/health"
 	"github.com/gatehouse-proxy/gatehouse/internal/metrics"
 	"github.com/gatehouse-proxy/gatehouse/internal/router"
 	"github.com/gatehouse-proxy/gatehouse/internal/service"
@@ -104,8 +109,14 @@ func (gr *Graph) Reap() { gr.gw.Reap() }
 
 // Apply builds the graph of a validated config. Services, backends and watchers that the config
 // leaves unchanged are reused with their state; those it no longer names are released. On error
-// nothing running is changed.
+// nothing running is changed: routes are compiled, host names resolved and balancing settings
+// checked before any running service is touched.
 func (g *Gateway) Apply(c *config.Config) (*Graph, error) {
+	// Routes first, against stand-in services: a route that does not compile is found before
+	// anything is built.
+	if err := Check(c); err != nil {
+		return nil, err
+	}
 	var stale []*watchState
 	defer func() {
 		// Outside the lock: a watcher's goroutine may be waiting for it to report a change.
@@ -116,16 +127,38 @@ func (g *Gateway) Apply(c *config.Config) (*Graph, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		return nil, fmt.Errorf("gateway closed")
+		return nil, errors.New("gateway closed")
 	}
 	for _, w := range g.watchers {
 		w.used, w.existed = false, true
 	}
+	if err := g.prepare(c); err != nil {
+		stale = g.unusedWatchers(false)
+		return nil, err
+	}
+	// What building may change in running services, to put back if the build fails.
+	type running struct {
+		checker  *health.Checker
+		backends []*upstream.Backend
+	}
+	prev := map[string]running{}
+	for name, st := range g.services {
+		prev[name] = running{checker: st.svc.Checker, backends: st.svc.Backends()}
+	}
 	built := map[string]*svcState{}
 	fail := func(err error) (*Graph, error) {
 		for name, st := range built {
-			if old := g.services[name]; old == nil || old.svc.Checker != st.svc.Checker {
+			old, p := g.services[name], prev[name]
+			if old != nil && p.checker != nil && st.svc.Checker == p.checker {
+				if old.svc.Checker != p.checker {
+					old.svc.Checker = p.checker // handed over by buildService: hand it back
+				}
+				p.checker.Watch(p.backends)
+			} else {
 				st.svc.Close()
+			}
+			if old != nil && st.svc.Pool == old.svc.Pool {
+				old.svc.Pool.SetBackends(p.backends)
 			}
 		}
 		stale = g.unusedWatchers(false)
@@ -135,7 +168,7 @@ func (g *Gateway) Apply(c *config.Config) (*Graph, error) {
 		u := &c.Upstreams[i]
 		st, err := g.buildService(c, u, g.services[u.Name])
 		if err != nil {
-			return fail(err)
+			return fail(config.Errors{c.ErrorAt(fmt.Sprintf("upstreams[%d]", i), err.Error())})
 		}
 		built[u.Name] = st
 	}
@@ -160,12 +193,44 @@ func (g *Gateway) Apply(c *config.Config) (*Graph, error) {
 	return graph, nil
 }
 
-// unusedWatchers removes and returns the DNS watchers not used by the config being applied, for
-// the caller to close. With commit false (a failed Apply) only those the failed build started.
+// prepare does what may fail in building c's services before anything running is touched: it
+// checks each upstream's balancing settings and resolves (and starts watching) the backends given
+// by host name. Errors name the file, line and field. Called with g.mu held.
+func (g *Gateway) prepare(c *config.Config) error {
+	var errs config.Errors
+	for i := range c.Upstreams {
+		u := &c.Upstreams[i]
+		bc, err := g.poolConfig(u)
+		if err == nil {
+			_, err = balance.NewPool(u.Name, bc, nil, g.clock)
+		}
+		if err != nil {
+			errs = append(errs, c.ErrorAt(fmt.Sprintf("upstreams[%d]", i), err.Error()))
+		}
+		for j, b := range u.Backends {
+			host, port, _ := net.SplitHostPort(config.BackendAddr(b.URL))
+			if _, err := netip.ParseAddr(host); err == nil {
+				continue
+			}
+			if _, err := g.watch(u, j, host, port); err != nil {
+				errs = append(errs, c.ErrorAt(fmt.Sprintf("upstreams[%d].backends[%d]", i, j),
+					fmt.Sprintf("%s: %v", b.URL, err)))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// unusedWatchers removes and returns the DNS watchers to close, for the caller to close outside
+// the lock: after a commit, those the new config does not use; after a failed Apply, those it
+// started (the running config's are kept).
 func (g *Gateway) unusedWatchers(commit bool) []*watchState {
 	var out []*watchState
 	for k, w := range g.watchers {
-		if w.used || !commit && w.existed {
+		if commit && w.used || !commit && w.existed {
 			continue
 		}
 		out = append(out, w)

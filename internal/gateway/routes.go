@@ -51,7 +51,12 @@ func routeErrors(c *config.Config, i int, err error) config.Errors {
 		}
 		var fe *router.FieldError
 		if errors.As(err, &fe) {
-			out = append(out, c.ErrorAt(base+"."+fe.Field, fe.Error()))
+			// The path names the field: the message need not say it again.
+			msg := fe.Err.Error()
+			if fe.Value != "" {
+				msg = fmt.Sprintf("%q: %v", fe.Value, fe.Err)
+			}
+			out = append(out, c.ErrorAt(base+"."+fe.Field, msg))
 			return
 		}
 		out = append(out, c.ErrorAt(base, err.Error()))
@@ -80,10 +85,11 @@ func (g *Gateway) route(r *config.Route, services map[string]*service.Service) (
 	if rt.Prefix == config.DefaultPathPrefix && rt.Path == "" && rt.PathRegex == "" {
 		rt.Prefix = "" // "/" matches every path: no path condition, for precedence
 	}
-	for _, s := range m.ClientCIDRs {
+	for i, s := range m.ClientCIDRs {
 		p, err := parsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("route %q: client_cidrs: %w", r.Name, err)
+			return nil, &router.FieldError{Field: fmt.Sprintf("match.client_cidrs[%d]", i), Value: s,
+				Err: errors.New("not an address or address range; write one such as 10.0.0.0/8 or 192.0.2.7")}
 		}
 		rt.ClientCIDRs = append(rt.ClientCIDRs, p)
 	}
@@ -110,7 +116,7 @@ func (g *Gateway) route(r *config.Route, services map[string]*service.Service) (
 	default:
 		rt.Service = services[r.Upstream]
 		if rt.Service == nil {
-			return nil, fmt.Errorf("route %q: no upstream named %q", r.Name, r.Upstream)
+			return nil, &router.FieldError{Field: "upstream", Value: r.Upstream, Err: errors.New("no upstream has this name")}
 		}
 	}
 	if g.metrics != nil {

@@ -138,7 +138,7 @@ func (g *Gateway) buildService(c *config.Config, u *config.Upstream, old *svcSta
 		st.resolved[i] = addrs
 		st.watches[net.JoinHostPort(host, port)] = true
 	}
-	bs := g.backends(c, u, st.resolved)
+	bs := g.backends(c, u, st.resolved, old != nil)
 	svc := &service.Service{Name: u.Name}
 	if g.metrics != nil {
 		svc.Metrics = g.metrics.Pool(u.Name)
@@ -159,7 +159,6 @@ func (g *Gateway) buildService(c *config.Config, u *config.Upstream, old *svcSta
 	if u.Health.Active != nil && !g.offline {
 		if old != nil && old.checkKey == st.checkKey && old.svc.Checker != nil {
 			svc.Checker = old.svc.Checker
-			old.svc.Checker = nil // handed over: retiring the old service must not stop it
 		} else {
 			svc.Checker = health.New(healthConfig(u.Health.Active), g.logf, g.clock)
 		}
@@ -176,8 +175,11 @@ func (g *Gateway) buildService(c *config.Config, u *config.Upstream, old *svcSta
 }
 
 // backends returns the Backends of u: the ones already running when nothing about them changed,
-// new ones otherwise. Called with g.mu held.
-func (g *Gateway) backends(c *config.Config, u *config.Upstream, resolved map[int][]string) []*upstream.Backend {
+// new ones otherwise. With ramp set (the upstream is already serving), a new server starts its
+// slow start; the first backends of an upstream do not, as balance.NewPool's do not: ramping
+// them all together changes nothing at first, but would weaken the slow start of any backend
+// that comes back within slow_start of their creation. Called with g.mu held.
+func (g *Gateway) backends(c *config.Config, u *config.Upstream, resolved map[int][]string, ramp bool) []*upstream.Backend {
 	set := g.settings(c, u)
 	var bs []*upstream.Backend
 	seen := map[string]bool{}
@@ -198,7 +200,7 @@ func (g *Gateway) backends(c *config.Config, u *config.Upstream, resolved map[in
 				be.Weight, be.Backup = b.Weight, b.Backup
 				if prev := g.byAddr(u.Name, addr); prev != nil {
 					be.State.CopyFrom(&prev.State) // the same server with new settings keeps its health
-				} else {
+				} else if ramp {
 					be.State.StartRamp(g.clock().UnixNano())
 				}
 			}
@@ -273,7 +275,7 @@ func (g *Gateway) resolvedChanged(wk watchKey, name string, addrs []string) {
 		return
 	}
 	st.resolved[wk.index] = w.addrs
-	bs := g.backends(g.cfg, &st.cfg, st.resolved)
+	bs := g.backends(g.cfg, &st.cfg, st.resolved, true)
 	st.svc.SetBackends(bs)
 	g.setLive()
 	g.logf("upstream %s: %s resolves to %v", name, wk.host, addrs)

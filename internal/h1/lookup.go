@@ -2,14 +2,28 @@ package h1
 
 import "bytes"
 
-// Header returns the value of the first field called name (case-insensitive), or nil.
+// Header returns the value of the first field called name, ignoring ASCII case in both names, or
+// nil.
 func (r *Request) Header(name string) []byte {
 	for i := range r.Fields {
-		if EqualFold(r.Fields[i].Name, name) {
+		if foldEqualString(r.Fields[i].Name, name) {
 			return r.Fields[i].Value
 		}
 	}
 	return nil
+}
+
+// foldEqualString reports whether b and s are equal, ignoring ASCII case in both.
+func foldEqualString(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lower(b[i]) != lower(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Cookie returns the value of the first cookie called name (case-sensitive, as cookie names are)

@@ -39,8 +39,10 @@ func TestRequestHeaderAndCookie(t *testing.T) {
 	if err := ParseRequest([]byte(raw), &r, &Limits{}); err != nil || r.HeadLen == 0 {
 		t.Fatalf("parse: %v", err)
 	}
-	if got := string(r.Header("x-user")); got != "alice" {
-		t.Errorf("Header(x-user) = %q", got)
+	for _, name := range []string{"x-user", "X-User", "X-USER"} {
+		if got := string(r.Header(name)); got != "alice" {
+			t.Errorf("Header(%s) = %q", name, got)
+		}
 	}
 	if got := r.Header("x-none"); got != nil {
 		t.Errorf("Header(x-none) = %q, want nil", got)

@@ -63,7 +63,7 @@ type conn struct {
 	clientAddr []byte // "ip:port" for the log
 	clientIP   []byte // for X-Forwarded-For
 	clientIPv6 bool
-	trusted    bool
+	fwd        *forwarding // the forwarding policy of the current request
 
 	req      h1.Request
 	resp     *h1.Response // the response being relayed, owned by its upstream connection
@@ -80,6 +80,7 @@ type conn struct {
 	route      *router.Route
 	backend    *upstream.Backend // the backend of the last try, nil for a local answer
 	retries    int               // retries made (not counting a resend on a fresh connection)
+	retryTo    *upstream.Backend // the backend mayRetry picked for the next try
 	idempotent bool
 	start      time.Time
 	status     int
@@ -117,12 +118,11 @@ func (h *Handler) newConn(nc net.Conn) *conn {
 		c.clientAddr = netip.AddrPortFrom(ip, ap.Port()).AppendTo(c.clientAddr)
 		c.clientIP = ip.AppendTo(c.clientIP)
 		c.clientIPv6 = ip.Is6()
-		c.trusted = h.trusted(ip)
 		c.rreq.ClientIP = ip
 	} else {
 		c.clientAddr = append(c.clientAddr, nc.RemoteAddr().String()...)
 		c.clientIP = append(c.clientIP, c.clientAddr...)
-		c.clientIPv6, c.trusted = false, false
+		c.clientIPv6 = false
 		c.rreq.ClientIP = netip.Addr{}
 	}
 	return c
@@ -138,7 +138,7 @@ func (c *conn) close() {
 		c.in.Buf = make([]byte, readBufferSize)
 	}
 	c.in.R, c.in.W, c.in.Src = 0, 0, nil
-	c.nc, c.dl, c.route, c.upstream, c.backend = nil, nil, nil, nil, nil
+	c.nc, c.dl, c.route, c.upstream, c.backend, c.retryTo = nil, nil, nil, nil, nil, nil
 	c.rreq.Method, c.rreq.Host, c.rreq.Target, c.rreq.Fields = nil, nil, nil, nil
 	clear(c.pick.Tried[:cap(c.pick.Tried)])
 	c.pick.Tried, c.pick.Key, c.pick.Sticky = c.pick.Tried[:0], nil, nil
@@ -313,6 +313,7 @@ func (c *conn) handle() bool {
 	// Kept: req's bytes may be overwritten by a streamed body.
 	c.isHead = req.IsMethod("HEAD")
 	c.idempotent = req.Idempotent()
+	c.fwd = c.h.fwd.Load()
 	c.setID()
 	if c.h.opts.Log != nil {
 		c.keepLogMeta()
@@ -382,17 +383,24 @@ func (c *conn) localAnswer(status int, fixed *router.Fixed) bool {
 		return c.writeError(status, !keep) && keep
 	}
 	b := c.headBuf()
+	// A local answer always comes from its route, whose response header changes apply to it as to
+	// a backend's answer: the fields it removes or sets are left out, then its Set and Add fields
+	// are written (AppendSet writes both).
+	ops := &rt.Response
 	if redirect {
 		b = router.AppendStatusLine(b, status)
-		b = append(b, "Location: "...)
-		b = rt.Redirect.AppendLocation(b, &c.rreq)
-		b = append(b, "\r\nContent-Length: 0\r\n"...)
-	} else {
+		if !ops.Removes("location") {
+			b = append(b, "Location: "...)
+			b = rt.Redirect.AppendLocation(b, &c.rreq)
+			b = append(b, "\r\n"...)
+		}
+		b = append(b, "Content-Length: 0\r\n"...)
+	} else if len(ops.Drop) == 0 {
 		b = append(b, fixed.Head...)
+	} else {
+		b = appendFixedHead(b, fixed.Head, ops)
 	}
-	// A local answer always comes from its route.
-	b = rt.Response.AppendSet(b)
-	b = rt.Response.AppendAdd(b)
+	b = ops.AppendSet(b)
 	b = appendConnection(b, keep, req.Minor)
 	b = append(b, "\r\n"...)
 	if !isHead && !redirect {

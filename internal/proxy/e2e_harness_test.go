@@ -25,8 +25,10 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/gateway"
+	"github.com/gatehouse-proxy/gatehouse/internal/metrics"
 	"github.com/gatehouse-proxy/gatehouse/internal/proxy"
 	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
+	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
 )
 
@@ -104,6 +106,13 @@ type testProxy struct {
 // listener and access_log sections are added) and serves it on 127.0.0.1:0.
 func startProxy(t *testing.T, yamlBody string) *testProxy {
 	t.Helper()
+	return startProxyMetrics(t, yamlBody, nil)
+}
+
+// startProxyMetrics is startProxy with the routes, pools and the engine counting into reg; nil
+// counts nothing (every route's Metrics is nil).
+func startProxyMetrics(t *testing.T, yamlBody string, reg *metrics.Registry) *testProxy {
+	t.Helper()
 	src := "listeners: [{address: \"127.0.0.1:1\"}]\naccess_log: {output: \"off\"}\n"
 	if !serverSection.MatchString(yamlBody) {
 		src += defaultServerYAML
@@ -119,7 +128,10 @@ func startProxy(t *testing.T, yamlBody string) *testProxy {
 	}
 	p := &testProxy{t: t, Config: cfg, logBuf: &syncBuffer{}, acceptDone: make(chan struct{})}
 	p.wd = watchdog.New(5*time.Millisecond, time.Now)
-	p.Graph, err = gateway.Compile(cfg, p.wd, time.Now)
+	gw, err := gateway.New(gateway.Options{Watchdog: p.wd, Metrics: reg})
+	if err == nil {
+		p.Graph, err = gw.Apply(cfg)
+	}
 	if err != nil {
 		p.wd.Close()
 		t.Fatal(err)
@@ -129,7 +141,7 @@ func startProxy(t *testing.T, yamlBody string) *testProxy {
 		t.Fatal(err)
 	}
 	p.logger = accesslog.New(p.logBuf, 5*time.Millisecond)
-	opts.IDs, opts.Watchdog, opts.Log = ids, p.wd, p.logger
+	opts.IDs, opts.Watchdog, opts.Log, opts.Metrics = ids, p.wd, p.logger, reg
 	opts.Errorf = func(format string, args ...any) {
 		p.errMu.Lock()
 		p.errs = append(p.errs, fmt.Sprintf(format, args...))
@@ -656,4 +668,54 @@ func serverWith(kv ...string) string {
 		s = re.ReplaceAllString(s, "${1}"+kv[i]+": "+kv[i+1])
 	}
 	return s
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers for routing, retries and balancing
+
+// statusHandler answers every request with this status, a body naming the backend and X-Backend.
+func statusHandler(name string, status int) handlerFunc {
+	return func(c *bconn, r *recReq) bool {
+		body := name
+		if r.Method == "HEAD" {
+			body = ""
+		}
+		c.write(fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Length: %d\r\nX-Backend: %s\r\n\r\n%s",
+			status, http.StatusText(status), len(name), name, body))
+		return true
+	}
+}
+
+// silentHandler reads a request and never answers it.
+func silentHandler(c *bconn, r *recReq) bool {
+	<-c.Done
+	return false
+}
+
+// backendAt returns the running Backend of an upstream by address.
+func (p *testProxy) backendAt(upstreamName, addr string) *upstream.Backend {
+	p.t.Helper()
+	svc := p.Graph.Services[upstreamName]
+	if svc == nil {
+		p.t.Fatalf("no upstream %q", upstreamName)
+	}
+	for _, be := range svc.Backends() {
+		if be.Addr == addr {
+			return be
+		}
+	}
+	p.t.Fatalf("upstream %q has no backend %s", upstreamName, addr)
+	return nil
+}
+
+// waitFor polls cond until it holds, and fails the test if it does not within ioTimeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(ioTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }

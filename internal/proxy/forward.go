@@ -56,9 +56,13 @@ func (c *conn) forward(rt *router.Route) bool {
 	pool.CountRequest()
 	c.preparePick(pool)
 	status := 502
-	c.retries = 0
+	c.retries, c.retryTo = 0, nil
 	for {
-		be, why := pool.Pick(&c.pick)
+		be, why := c.retryTo, balance.Picked
+		c.retryTo = nil
+		if be == nil {
+			be, why = pool.Pick(&c.pick)
+		}
 		if be == nil {
 			if why == balance.Unavailable && len(c.pick.Tried) == 0 || status == 503 {
 				status = 503
@@ -113,18 +117,22 @@ func (c *conn) forward(rt *router.Route) bool {
 
 // mayRetry decides whether a failed try goes on to another backend: a connection that could not
 // be made always may (nothing reached the backend); an answer or a timeout only for a replayable,
-// idempotent request, within the service's attempts and retry budget.
+// idempotent request, within the service's attempts and retry budget, and only when there is a
+// backend left to try. That backend is picked now, into c.retryTo, so that a backend's answer is
+// never dropped for a retry that cannot happen: the client gets the last backend's own answer.
 func (c *conn) mayRetry(svc *service.Service, a *attempt) bool {
-	if a.uc == nil && a.status != 504 {
-		// Never connected (refused, or the circuit breaker said no).
+	if a.uc == nil {
+		// Never connected (refused or timed out): nothing was sent.
 		return true
 	}
 	if !a.replayable || !c.idempotent || c.retries >= svc.Retry.Attempts {
 		return false
 	}
-	if !svc.Pool.AllowRetry() {
+	next, _ := svc.Pool.Pick(&c.pick)
+	if next == nil || !svc.Pool.AllowRetry() {
 		return false
 	}
+	c.retryTo = next
 	c.retries++
 	if svc.Metrics != nil {
 		svc.Metrics.Retry()

@@ -1,12 +1,19 @@
 // Package proxy is gatehouse's HTTP/1.1 forwarding engine. One goroutine serves each client
 // connection and runs every request through the same phases, in order:
 //
-//	read head   parse and check the request head           (conn.go)
-//	route       pick the route; answer locally if it says so (conn.go)
-//	upstream    pick a backend and a pooled connection       (forward.go)
+//	read head   parse and check the request head                   (conn.go)
+//	route       match a route on the normalised path; answer locally for a
+//	            fixed response, a redirect or no route (404)           (conn.go, router)
+//	upstream    pick a backend of the route's service (balancer, health, limits)
+//	            and a pooled connection                               (forward.go)
 //	request     rewrite the head for the backend, send it and the body (headers.go, body.go)
-//	response    read the backend's head, rewrite it, relay the body (forward.go, body.go)
-//	log         write the access log line                    (conn.go)
+//	response    read the backend's head; on a connect failure, a retryable status or a
+//	            per-try timeout go back to "upstream" when the retry policy allows;
+//	            rewrite the head, relay the body                      (forward.go, body.go)
+//	log         count the request in the metrics, write the access log line (conn.go)
+//
+// Filters that later issues add (cache, WAF, rate limits, auth) slot in between route and
+// upstream, where the route and the whole request head are known and nothing has been sent.
 //
 // The goroutine that reads the request also talks to the backend, so no request crosses goroutines;
 // a second goroutine runs only for the duration of an upgraded (WebSocket) tunnel.
@@ -54,7 +61,7 @@ type Options struct {
 	Limits   h1.Limits
 	Timeouts Timeouts
 	// Forwarded is the X-Forwarded-*/Forwarded policy; Trusted lists the peers whose incoming values
-	// are kept under ForwardedAppend.
+	// are kept under ForwardedAppend. SetForwarded changes them later.
 	Forwarded ForwardedMode
 	Trusted   []netip.Prefix
 	// Log receives one entry per request; nil turns logging off.
@@ -77,6 +84,7 @@ type Handler struct {
 	opts     Options
 	table    atomic.Pointer[router.Table]
 	noRoute  *metrics.Route // counts requests that no route took; nil without metrics
+	fwd      atomic.Pointer[forwarding]
 	draining atomic.Bool
 
 	connPool sync.Pool // *conn, with their buffers
@@ -95,6 +103,7 @@ func New(opts Options, table *router.Table) *Handler {
 		opts.Errorf = func(string, ...any) {}
 	}
 	h := &Handler{opts: opts, conns: make(map[*conn]struct{})}
+	h.SetForwarded(opts.Forwarded, opts.Trusted)
 	if opts.Metrics != nil {
 		h.noRoute = opts.Metrics.Route(metrics.NoRoute)
 	}
@@ -175,8 +184,20 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (h *Handler) trusted(ip netip.Addr) bool {
-	for _, p := range h.opts.Trusted {
+// forwarding is the X-Forwarded-*/Forwarded policy in force; a reload swaps it.
+type forwarding struct {
+	mode    ForwardedMode
+	trusted []netip.Prefix
+}
+
+// SetForwarded swaps the forwarding policy; requests already being forwarded keep the old one.
+func (h *Handler) SetForwarded(mode ForwardedMode, trusted []netip.Prefix) {
+	h.fwd.Store(&forwarding{mode: mode, trusted: trusted})
+}
+
+// trusts reports whether ip's incoming forwarding fields are kept.
+func (f *forwarding) trusts(ip netip.Addr) bool {
+	for _, p := range f.trusted {
 		if p.Contains(ip) {
 			return true
 		}

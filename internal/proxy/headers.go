@@ -28,8 +28,8 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 	}
 	b = append(b, "\r\n"...)
 
-	mode := c.h.opts.Forwarded
-	keepIncoming := mode == ForwardedAppend && c.trusted
+	mode := c.fwd.mode
+	keepIncoming := mode == ForwardedAppend && len(c.fwd.trusted) > 0 && c.fwd.trusts(c.rreq.ClientIP)
 	var xff, fwd, xfp, xfh []byte // incoming values kept, when trusted
 	var upgrade []byte
 	drops := len(rt.Request.Drop) > 0
@@ -87,8 +87,7 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 		b = append(b, c.id...)
 		b = append(b, "\r\n"...)
 	}
-	b = rt.Request.AppendSet(b)
-	b = rt.Request.AppendAdd(b)
+	b = rt.Request.AppendSet(b) // the Set fields, then the Add fields
 	if req.Upgrade && upgrade != nil {
 		b = append(b, "Connection: upgrade\r\nUpgrade: "...)
 		b = append(b, upgrade...)
@@ -214,8 +213,7 @@ func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
 	resp := c.resp
 	b = c.appendStatusLine(b)
 	b = c.appendResponseFields(b, true)
-	b = c.route.Response.AppendSet(b)
-	b = c.route.Response.AppendAdd(b)
+	b = c.route.Response.AppendSet(b) // the Set fields, then the Add fields
 	if pool := c.route.Service.Pool; pool.StickyCookie() != "" && c.backend != nil && !pool.StickyFor(&c.pick, c.backend) {
 		b = append(b, "Set-Cookie: "...)
 		b = pool.AppendSetCookie(b, c.backend)
@@ -233,4 +231,26 @@ func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
 	}
 	b = appendConnection(b, keep, c.req.Minor)
 	return append(b, "\r\n"...)
+}
+
+// appendFixedHead appends a fixed response's prebuilt head (router.Fixed.Head: the status line and
+// CRLF-ended fields) less the fields the route's response changes remove or replace. Content-Length
+// is always kept: it frames the body.
+func appendFixedHead(b, head []byte, ops *router.HeaderOps) []byte {
+	for first := true; len(head) > 0; first = false {
+		end := len(head)
+		if i := bytes.IndexByte(head, '\n'); i >= 0 {
+			end = i + 1
+		}
+		line := head[:end]
+		head = head[end:]
+		if !first {
+			name, _, _ := bytes.Cut(line, []byte{':'})
+			if !h1.EqualFold(name, "content-length") && ops.Dropped(name) {
+				continue
+			}
+		}
+		b = append(b, line...)
+	}
+	return b
 }
