@@ -76,7 +76,13 @@ func Start(cfg *config.Config, o Options) (*App, error) {
 		return nil, err
 	}
 	a := &App{opts: o, cfg: cfg, stop: make(chan struct{}), metrics: metrics.NewRegistry()}
-	a.wd = watchdog.New(watchdog.TickFor(gateway.Shortest(opts)), time.Now)
+	shortest := gateway.Shortest(opts)
+	for _, u := range cfg.Upstreams {
+		if pt := time.Duration(u.Retry.PerTryTimeout); pt > 0 {
+			shortest = min(shortest, pt)
+		}
+	}
+	a.wd = watchdog.New(watchdog.TickFor(shortest), time.Now)
 	fail := func(err error) (*App, error) {
 		a.release()
 		return nil, err

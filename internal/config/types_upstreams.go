@@ -130,7 +130,8 @@ type Passive struct {
 // retried (nothing reached the backend); a 502, 503 or 504, or a per-try timeout, only for an
 // idempotent request whose body has not been streamed.
 type Retry struct {
-	// Attempts is the most retries after the first try. Default 2; 0 turns retries off.
+	// Attempts is the most retries after the first try. Default 2; 0 turns off retries of answers
+	// and timeouts (a connect failure still moves on to another backend: nothing was sent).
 	Attempts int `yaml:"attempts"`
 	// OnStatus lists the backend statuses that are retried. Default [502, 503, 504].
 	OnStatus []int `yaml:"on_status"`

@@ -1,20 +1,22 @@
 package discovery
 
 import (
-	"net/netip"
 	"testing"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/dnstest"
 )
 
 // FuzzParseResponse feeds arbitrary answers to the client's answer handling: parsing must not
 // panic, and every address it accepts must be of the type asked for.
 func FuzzParseResponse(f *testing.F) {
 	q := dnsmessage.Question{Name: dnsmessage.MustNewName("web.test."), Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}
-	s := &testDNS{records: map[string][]netip.Addr{
-		"web.test.":  {netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("2001:db8::1")},
-		"real.test.": {netip.MustParseAddr("10.0.0.2")},
-	}, cnames: map[string]string{"alias.test.": "real.test.", "loop.test.": "loop.test."}}
+	s := dnstest.NewServer()
+	s.Set("web.test", "10.0.0.1", "2001:db8::1")
+	s.Set("real.test", "10.0.0.2")
+	s.SetCNAME("alias.test", "real.test")
+	s.SetCNAME("loop.test", "loop.test")
 	for _, name := range []string{"web.test.", "alias.test.", "loop.test.", "missing.test."} {
 		for _, t := range []dnsmessage.Type{dnsmessage.TypeA, dnsmessage.TypeAAAA} {
 			query, err := packQuery(7, dnsmessage.Question{Name: dnsmessage.MustNewName(name), Type: t, Class: dnsmessage.ClassINET})
@@ -23,7 +25,7 @@ func FuzzParseResponse(f *testing.F) {
 			}
 			f.Add(query) // a query is not an answer
 			for _, limit := range []int{512, 40} {
-				resp, _, err := s.answer(query, limit)
+				resp, err := s.Answer(query, limit)
 				if err != nil {
 					f.Fatal(err)
 				}

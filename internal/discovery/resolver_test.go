@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/dnstest"
 )
 
 func sortedStrings(addrs []netip.Addr) []string {
@@ -30,7 +32,7 @@ func TestResolverLookup(t *testing.T) {
 	}
 	tests := []struct {
 		name     string
-		setup    func(s *testDNS)
+		setup    func(s *dnstest.Server)
 		host     string
 		network  string
 		want     []string // sorted
@@ -48,40 +50,40 @@ func TestResolverLookup(t *testing.T) {
 		{name: "nxdomain", host: "missing.test", network: "ip", notFound: true},
 		{
 			name:  "cname followed in the answer",
-			setup: func(s *testDNS) { s.setCNAME("alias.test", "web.test") },
+			setup: func(s *dnstest.Server) { s.SetCNAME("alias.test", "web.test") },
 			host:  "alias.test", network: "ip4", want: []string{"10.0.0.1", "10.0.0.2"},
 		},
 		{
 			name: "cname target asked for",
-			setup: func(s *testDNS) {
-				s.setCNAME("alias.test", "mid.test")
-				s.setCNAME("mid.test", "web.test")
-				s.with(func(s *testDNS) { s.noChase = true })
+			setup: func(s *dnstest.Server) {
+				s.SetCNAME("alias.test", "mid.test")
+				s.SetCNAME("mid.test", "web.test")
+				s.SetNoChase(true)
 			},
 			host: "alias.test", network: "ip", want: []string{"10.0.0.1", "10.0.0.2", "2001:db8::1"},
 		},
 		{
 			name: "cname loop",
-			setup: func(s *testDNS) {
-				s.setCNAME("a.test", "b.test")
-				s.setCNAME("b.test", "a.test")
-				s.with(func(s *testDNS) { s.noChase = true })
+			setup: func(s *dnstest.Server) {
+				s.SetCNAME("a.test", "b.test")
+				s.SetCNAME("b.test", "a.test")
+				s.SetNoChase(true)
 			},
 			host: "a.test", network: "ip4", wantErr: true,
 		},
-		{name: "servfail", setup: func(s *testDNS) { s.with(func(s *testDNS) { s.mode = modeServfail }) }, host: "web.test", network: "ip4", wantErr: true},
+		{name: "servfail", setup: func(s *dnstest.Server) { s.SetMode(dnstest.ServFail) }, host: "web.test", network: "ip4", wantErr: true},
 		{
 			name:  "servfail on AAAA fails ip",
-			setup: func(s *testDNS) { s.with(func(s *testDNS) { s.servfailType = dnsmessage.TypeAAAA }) },
+			setup: func(s *dnstest.Server) { s.SetServFailType(dnsmessage.TypeAAAA) },
 			host:  "web.test", network: "ip", wantErr: true,
 		},
 		{
 			name:  "truncated answer retried over tcp",
-			setup: func(s *testDNS) { s.set("many.test", many...) },
+			setup: func(s *dnstest.Server) { s.Set("many.test", many...) },
 			host:  "many.test", network: "ip4", want: sortedCopy(many), wantTCP: true,
 		},
-		{name: "duplicates kept as served", setup: func(s *testDNS) { s.with(func(s *testDNS) { s.duplicate = true }) }, host: "v6only.test", network: "ip6", want: []string{"2001:db8::9", "2001:db8::9"}},
-		{name: "reply with wrong id ignored", setup: func(s *testDNS) { s.with(func(s *testDNS) { s.bogusFirst = true }) }, host: "web.test", network: "ip4", want: []string{"10.0.0.1", "10.0.0.2"}},
+		{name: "duplicates kept as served", setup: func(s *dnstest.Server) { s.SetDuplicate(true) }, host: "v6only.test", network: "ip6", want: []string{"2001:db8::9", "2001:db8::9"}},
+		{name: "reply with wrong id ignored", setup: func(s *dnstest.Server) { s.SetBogusFirst(true) }, host: "web.test", network: "ip4", want: []string{"10.0.0.1", "10.0.0.2"}},
 		{name: "ipv4 literal", host: "192.0.2.7", network: "ip", want: []string{"192.0.2.7"}},
 		{name: "ipv6 literal", host: "::1", network: "ip6", want: []string{"::1"}},
 		{name: "literal of the other family", host: "::1", network: "ip4", notFound: true},
@@ -90,15 +92,15 @@ func TestResolverLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startDNS(t)
-			s.set("web.test", "10.0.0.2", "10.0.0.1", "2001:db8::1")
-			s.set("v6only.test", "2001:db8::9")
+			s := dnstest.Start(t)
+			s.Set("web.test", "10.0.0.2", "10.0.0.1", "2001:db8::1")
+			s.Set("v6only.test", "2001:db8::9")
 			if tt.setup != nil {
 				tt.setup(s)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			got, err := NewResolver(s.addr).LookupNetIP(ctx, tt.network, tt.host)
+			got, err := NewResolver(s.Addr()).LookupNetIP(ctx, tt.network, tt.host)
 			var dnsErr *net.DNSError
 			switch {
 			case tt.notFound:
@@ -117,7 +119,7 @@ func TestResolverLookup(t *testing.T) {
 					t.Fatalf("got %v, want %v", g, tt.want)
 				}
 			}
-			if _, tcp := s.queries(); (tcp > 0) != tt.wantTCP {
+			if _, tcp := s.Queries(); (tcp > 0) != tt.wantTCP {
 				t.Errorf("tcp queries = %d, want tcp used: %v", tcp, tt.wantTCP)
 			}
 		})
@@ -135,22 +137,22 @@ func sortedCopy(s []string) []string {
 func TestResolverErrorKinds(t *testing.T) {
 	tests := []struct {
 		name          string
-		mode          serverMode
+		mode          dnstest.Mode
 		timeout       time.Duration
 		wantTimeout   bool
 		wantTemporary bool
 	}{
-		{name: "servfail is temporary", mode: modeServfail, timeout: 5 * time.Second, wantTemporary: true},
-		{name: "no answer is a timeout", mode: modeDrop, timeout: 100 * time.Millisecond, wantTimeout: true, wantTemporary: true},
+		{name: "servfail is temporary", mode: dnstest.ServFail, timeout: 5 * time.Second, wantTemporary: true},
+		{name: "no answer is a timeout", mode: dnstest.Drop, timeout: 100 * time.Millisecond, wantTimeout: true, wantTemporary: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startDNS(t)
-			s.set("web.test", "10.0.0.1")
-			s.with(func(s *testDNS) { s.mode = tt.mode })
+			s := dnstest.Start(t)
+			s.Set("web.test", "10.0.0.1")
+			s.SetMode(tt.mode)
 			ctx, cancel := context.WithTimeout(context.Background(), tt.timeout)
 			defer cancel()
-			_, err := NewResolver(s.addr).LookupNetIP(ctx, "ip4", "web.test")
+			_, err := NewResolver(s.Addr()).LookupNetIP(ctx, "ip4", "web.test")
 			var dnsErr *net.DNSError
 			if !errors.As(err, &dnsErr) {
 				t.Fatalf("err = %v, want a *net.DNSError", err)
@@ -158,8 +160,8 @@ func TestResolverErrorKinds(t *testing.T) {
 			if dnsErr.IsTimeout != tt.wantTimeout || dnsErr.IsTemporary != tt.wantTemporary || dnsErr.IsNotFound {
 				t.Fatalf("err = %v (timeout %v, temporary %v, not found %v)", err, dnsErr.IsTimeout, dnsErr.IsTemporary, dnsErr.IsNotFound)
 			}
-			if dnsErr.Server != s.addr {
-				t.Errorf("Server = %q, want %q", dnsErr.Server, s.addr)
+			if dnsErr.Server != s.Addr() {
+				t.Errorf("Server = %q, want %q", dnsErr.Server, s.Addr())
 			}
 		})
 	}
@@ -167,10 +169,10 @@ func TestResolverErrorKinds(t *testing.T) {
 
 // A lost UDP query is sent again before the lookup's deadline.
 func TestResolverRetransmits(t *testing.T) {
-	s := startDNS(t)
-	s.set("web.test", "10.0.0.1")
-	s.with(func(s *testDNS) { s.dropFirst = 2 })
-	c := &dnsClient{server: s.addr, retransmit: 20 * time.Millisecond}
+	s := dnstest.Start(t)
+	s.Set("web.test", "10.0.0.1")
+	s.DropUDP(2)
+	c := &dnsClient{server: s.Addr(), retransmit: 20 * time.Millisecond}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got, err := c.LookupNetIP(ctx, "ip4", "web.test")
@@ -180,22 +182,22 @@ func TestResolverRetransmits(t *testing.T) {
 	if g := sortedStrings(got); !slices.Equal(g, []string{"10.0.0.1"}) {
 		t.Fatalf("got %v", g)
 	}
-	if udp, _ := s.queries(); udp < 3 {
+	if udp, _ := s.Queries(); udp < 3 {
 		t.Errorf("udp queries = %d, want 3 or more (two dropped, then answered)", udp)
 	}
 }
 
 // Cancelling the context ends a lookup that waits for an answer.
 func TestResolverCancel(t *testing.T) {
-	s := startDNS(t)
-	s.with(func(s *testDNS) { s.mode = modeDrop })
+	s := dnstest.Start(t)
+	s.SetMode(dnstest.Drop)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := NewResolver(s.addr).LookupNetIP(ctx, "ip", "web.test")
+		_, err := NewResolver(s.Addr()).LookupNetIP(ctx, "ip", "web.test")
 		done <- err
 	}()
-	waitFor(t, "the query to reach the server", func() bool { udp, _ := s.queries(); return udp >= 1 })
+	waitFor(t, "the query to reach the server", func() bool { udp, _ := s.Queries(); return udp >= 1 })
 	cancel()
 	select {
 	case err := <-done:

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/dnstest"
 )
 
 const testInterval = 20 * time.Millisecond
@@ -74,23 +76,23 @@ func (c changes) none(t *testing.T) {
 }
 
 // newWatcher returns a Watcher over s, closed when the test ends.
-func newWatcher(t *testing.T, s *testDNS, cfg Config, logf func(string, ...any)) *Watcher {
+func newWatcher(t *testing.T, s *dnstest.Server, cfg Config, logf func(string, ...any)) *Watcher {
 	t.Helper()
 	if cfg.Interval == 0 {
 		cfg.Interval = testInterval
 	}
-	w := NewWatcher(NewResolver(s.addr), cfg, logf)
+	w := NewWatcher(NewResolver(s.Addr()), cfg, logf)
 	t.Cleanup(w.Close)
 	return w
 }
 
 // waitQueries waits until s has read n more queries than it had when called, so that the
 // watcher has gone through several rounds.
-func waitQueries(t *testing.T, s *testDNS, n int) {
+func waitQueries(t *testing.T, s *dnstest.Server, n int) {
 	t.Helper()
-	u0, t0 := s.queries()
+	u0, t0 := s.Queries()
 	waitFor(t, fmt.Sprintf("%d more queries", n), func() bool {
-		u, tc := s.queries()
+		u, tc := s.Queries()
 		return u+tc-u0-t0 >= n
 	})
 }
@@ -113,9 +115,9 @@ func TestWatchInitialSet(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startDNS(t)
-			s.set("web.test", tt.records...)
-			s.with(func(s *testDNS) { s.duplicate = tt.duplicate })
+			s := dnstest.Start(t)
+			s.Set("web.test", tt.records...)
+			s.SetDuplicate(tt.duplicate)
 			w := newWatcher(t, s, Config{Family: tt.family}, t.Logf)
 			got, err := w.Watch("web.test", "80", nil)
 			if err != nil {
@@ -129,8 +131,8 @@ func TestWatchInitialSet(t *testing.T) {
 }
 
 func TestWatchFollowsChanges(t *testing.T) {
-	s := startDNS(t)
-	s.set("web.test", "10.0.0.1", "10.0.0.2")
+	s := dnstest.Start(t)
+	s.Set("web.test", "10.0.0.1", "10.0.0.2")
 	ch := newChanges()
 	w := newWatcher(t, s, Config{}, t.Logf)
 	got, err := w.Watch("web.test", "8080", ch.onChange)
@@ -141,16 +143,16 @@ func TestWatchFollowsChanges(t *testing.T) {
 		t.Fatalf("Watch = %q, want %q", got, want)
 	}
 
-	s.set("web.test", "10.0.0.1", "10.0.0.2", "10.0.0.3")
+	s.Set("web.test", "10.0.0.1", "10.0.0.2", "10.0.0.3")
 	ch.next(t, "10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080")
 
-	s.set("web.test", "10.0.0.3")
+	s.Set("web.test", "10.0.0.3")
 	ch.next(t, "10.0.0.3:8080")
 
-	s.set("web.test", "10.0.0.3", "2001:db8::7")
+	s.Set("web.test", "10.0.0.3", "2001:db8::7")
 	ch.next(t, "10.0.0.3:8080", "[2001:db8::7]:8080")
 
-	s.set("web.test", "2001:db8::7")
+	s.Set("web.test", "2001:db8::7")
 	ch.next(t, "[2001:db8::7]:8080")
 
 	waitQueries(t, s, 6) // several rounds with the same answer: no call
@@ -159,9 +161,9 @@ func TestWatchFollowsChanges(t *testing.T) {
 
 // Each host is watched on its own.
 func TestWatchSeveralHosts(t *testing.T) {
-	s := startDNS(t)
-	s.set("a.test", "10.0.0.1")
-	s.set("b.test", "10.0.1.1")
+	s := dnstest.Start(t)
+	s.Set("a.test", "10.0.0.1")
+	s.Set("b.test", "10.0.1.1")
 	cha, chb := newChanges(), newChanges()
 	w := newWatcher(t, s, Config{Family: "ip4"}, t.Logf)
 	if _, err := w.Watch("a.test", "80", cha.onChange); err != nil {
@@ -170,9 +172,9 @@ func TestWatchSeveralHosts(t *testing.T) {
 	if _, err := w.Watch("b.test", "81", chb.onChange); err != nil {
 		t.Fatal(err)
 	}
-	s.set("b.test", "10.0.1.2")
+	s.Set("b.test", "10.0.1.2")
 	chb.next(t, "10.0.1.2:81")
-	s.set("a.test", "10.0.0.2")
+	s.Set("a.test", "10.0.0.2")
 	cha.next(t, "10.0.0.2:80")
 	chb.none(t)
 }
@@ -180,39 +182,39 @@ func TestWatchSeveralHosts(t *testing.T) {
 func TestWatchKeepsLastSetOnFailure(t *testing.T) {
 	tests := []struct {
 		name  string
-		fail  func(s *testDNS)
-		heal  func(s *testDNS)
+		fail  func(s *dnstest.Server)
+		heal  func(s *dnstest.Server)
 		match string // in the failure log line
 	}{
 		{
 			name:  "servfail",
-			fail:  func(s *testDNS) { s.with(func(s *testDNS) { s.mode = modeServfail }) },
-			heal:  func(s *testDNS) { s.with(func(s *testDNS) { s.mode = modeAnswer }) },
+			fail:  func(s *dnstest.Server) { s.SetMode(dnstest.ServFail) },
+			heal:  func(s *dnstest.Server) { s.SetMode(dnstest.Answer) },
 			match: "SERVFAIL",
 		},
 		{
 			name:  "no answer",
-			fail:  func(s *testDNS) { s.with(func(s *testDNS) { s.mode = modeDrop }) },
-			heal:  func(s *testDNS) { s.with(func(s *testDNS) { s.mode = modeAnswer }) },
+			fail:  func(s *dnstest.Server) { s.SetMode(dnstest.Drop) },
+			heal:  func(s *dnstest.Server) { s.SetMode(dnstest.Answer) },
 			match: "deadline exceeded",
 		},
 		{
 			name:  "nxdomain",
-			fail:  func(s *testDNS) { s.set("web.test") },
-			heal:  func(s *testDNS) {},
+			fail:  func(s *dnstest.Server) { s.Set("web.test") },
+			heal:  func(s *dnstest.Server) {},
 			match: "empty answer",
 		},
 		{
 			name:  "no records of either type",
-			fail:  func(s *testDNS) { s.with(func(s *testDNS) { s.records["web.test."] = nil }) }, // NODATA
-			heal:  func(s *testDNS) {},
+			fail:  func(s *dnstest.Server) { s.SetNoData("web.test") }, // NODATA
+			heal:  func(s *dnstest.Server) {},
 			match: "empty answer",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startDNS(t)
-			s.set("web.test", "10.0.0.1", "2001:db8::1")
+			s := dnstest.Start(t)
+			s.Set("web.test", "10.0.0.1", "2001:db8::1")
 			ch := newChanges()
 			var logs logRecorder
 			w := newWatcher(t, s, Config{Timeout: 100 * time.Millisecond}, logs.logf)
@@ -231,7 +233,7 @@ func TestWatchKeepsLastSetOnFailure(t *testing.T) {
 			}
 
 			tt.heal(s)
-			s.set("web.test", "10.0.0.2", "2001:db8::1")
+			s.Set("web.test", "10.0.0.2", "2001:db8::1")
 			ch.next(t, "10.0.0.2:80", "[2001:db8::1]:80")
 			waitFor(t, "the recovery line", func() bool { return logs.count("recovered") == 1 })
 
@@ -244,22 +246,22 @@ func TestWatchKeepsLastSetOnFailure(t *testing.T) {
 
 // When only the AAAA lookup fails, the IPv6 backends are kept and the IPv4 ones still follow DNS.
 func TestWatchPartialFailure(t *testing.T) {
-	s := startDNS(t)
-	s.set("web.test", "10.0.0.1", "2001:db8::1")
+	s := dnstest.Start(t)
+	s.Set("web.test", "10.0.0.1", "2001:db8::1")
 	ch := newChanges()
 	var logs logRecorder
 	w := newWatcher(t, s, Config{}, logs.logf)
 	if _, err := w.Watch("web.test", "80", ch.onChange); err != nil {
 		t.Fatal(err)
 	}
-	s.with(func(s *testDNS) { s.servfailType = dnsmessage.TypeAAAA })
-	s.set("web.test", "10.0.0.2", "2001:db8::2")
+	s.SetServFailType(dnsmessage.TypeAAAA)
+	s.Set("web.test", "10.0.0.2", "2001:db8::2")
 	ch.next(t, "10.0.0.2:80", "[2001:db8::1]:80")
 	waitQueries(t, s, 6)
 	if n := logs.count("lookup failed"); n != 1 {
 		t.Fatalf("%d failure lines, want 1: %q", n, logs.lines)
 	}
-	s.with(func(s *testDNS) { s.servfailType = 0 })
+	s.SetServFailType(0)
 	ch.next(t, "10.0.0.2:80", "[2001:db8::2]:80")
 	waitFor(t, "the recovery line", func() bool { return logs.count("recovered") == 1 })
 }
@@ -268,18 +270,18 @@ func TestWatchFirstLookupFails(t *testing.T) {
 	tests := []struct {
 		name     string
 		family   string
-		setup    func(s *testDNS)
+		setup    func(s *dnstest.Server)
 		notFound bool
 	}{
-		{name: "servfail", setup: func(s *testDNS) { s.with(func(s *testDNS) { s.mode = modeServfail }) }},
-		{name: "no answer", setup: func(s *testDNS) { s.with(func(s *testDNS) { s.mode = modeDrop }) }},
-		{name: "nxdomain", setup: func(s *testDNS) { s.set("web.test") }, notFound: true},
-		{name: "no record of the family", family: "ip6", setup: func(s *testDNS) { s.set("web.test", "10.0.0.1") }, notFound: true},
+		{name: "servfail", setup: func(s *dnstest.Server) { s.SetMode(dnstest.ServFail) }},
+		{name: "no answer", setup: func(s *dnstest.Server) { s.SetMode(dnstest.Drop) }},
+		{name: "nxdomain", setup: func(s *dnstest.Server) { s.Set("web.test") }, notFound: true},
+		{name: "no record of the family", family: "ip6", setup: func(s *dnstest.Server) { s.Set("web.test", "10.0.0.1") }, notFound: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startDNS(t)
-			s.set("web.test", "10.0.0.1")
+			s := dnstest.Start(t)
+			s.Set("web.test", "10.0.0.1")
 			tt.setup(s)
 			var calls atomic.Int32
 			w := newWatcher(t, s, Config{Family: tt.family, Timeout: 100 * time.Millisecond}, t.Logf)
@@ -295,12 +297,12 @@ func TestWatchFirstLookupFails(t *testing.T) {
 				t.Errorf("error %v: not found = %v, want %v", err, isNF, tt.notFound)
 			}
 			// Not watched: no lookup follows, even once the name resolves.
-			u0, t0 := s.queries()
-			s.with(func(s *testDNS) { s.mode = modeAnswer })
-			s.set("web.test", "10.0.0.1")
+			u0, t0 := s.Queries()
+			s.SetMode(dnstest.Answer)
+			s.Set("web.test", "10.0.0.1")
 			time.Sleep(10 * testInterval)
 			// A query of the failed lookup may still be on its way to the server: one per family.
-			if u, tc := s.queries(); u+tc > u0+t0+2 {
+			if u, tc := s.Queries(); u+tc > u0+t0+2 {
 				t.Errorf("%d queries after a failed Watch, want none", u+tc-u0-t0)
 			}
 			if calls.Load() != 0 {
@@ -318,7 +320,7 @@ func TestWatchIPLiteral(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startDNS(t)
+			s := dnstest.Start(t)
 			w := newWatcher(t, s, Config{Family: "ip4"}, t.Logf)
 			got, err := w.Watch(tt.host, "80", nil)
 			if err != nil {
@@ -328,7 +330,7 @@ func TestWatchIPLiteral(t *testing.T) {
 				t.Fatalf("Watch = %q, want [%q]", got, tt.want)
 			}
 			time.Sleep(5 * testInterval)
-			if u, tc := s.queries(); u+tc != 0 {
+			if u, tc := s.Queries(); u+tc != 0 {
 				t.Fatalf("%d queries for an IP literal, want none", u+tc)
 			}
 		})
@@ -346,13 +348,13 @@ func TestWatchInvalid(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startDNS(t)
-			s.set("web.test", "10.0.0.1")
+			s := dnstest.Start(t)
+			s.Set("web.test", "10.0.0.1")
 			w := newWatcher(t, s, Config{Family: tt.family}, t.Logf)
 			if got, err := w.Watch(tt.host, tt.port, nil); err == nil {
 				t.Fatalf("Watch(%q, %q) = %q, want an error", tt.host, tt.port, got)
 			}
-			if u, tc := s.queries(); u+tc != 0 {
+			if u, tc := s.Queries(); u+tc != 0 {
 				t.Errorf("%d queries, want none", u+tc)
 			}
 		})
@@ -360,9 +362,9 @@ func TestWatchInvalid(t *testing.T) {
 }
 
 func TestWatchClose(t *testing.T) {
-	s := startDNS(t)
-	s.set("a.test", "10.0.0.1")
-	s.set("b.test", "10.0.0.2")
+	s := dnstest.Start(t)
+	s.Set("a.test", "10.0.0.1")
+	s.Set("b.test", "10.0.0.2")
 	var closed atomic.Bool
 	var late atomic.Int32
 	onChange := func([]string) {
@@ -370,7 +372,7 @@ func TestWatchClose(t *testing.T) {
 			late.Add(1)
 		}
 	}
-	w := NewWatcher(NewResolver(s.addr), Config{Interval: testInterval, Family: "ip4"}, t.Logf)
+	w := NewWatcher(NewResolver(s.Addr()), Config{Interval: testInterval, Family: "ip4"}, t.Logf)
 	for _, h := range []string{"a.test", "b.test"} {
 		if _, err := w.Watch(h, "80", onChange); err != nil {
 			t.Fatal(err)
@@ -379,12 +381,12 @@ func TestWatchClose(t *testing.T) {
 	waitQueries(t, s, 6)
 	w.Close()
 	closed.Store(true)
-	u0, t0 := s.queries()
+	u0, t0 := s.Queries()
 
-	s.set("a.test", "10.0.0.3") // a live watch would report this
+	s.Set("a.test", "10.0.0.3") // a live watch would report this
 	time.Sleep(10 * testInterval)
 	// A query sent just before Close may be read by the server just after: one per host.
-	if u, tc := s.queries(); u+tc > u0+t0+2 {
+	if u, tc := s.Queries(); u+tc > u0+t0+2 {
 		t.Fatalf("%d queries after Close, want none", u+tc-u0-t0)
 	}
 	if late.Load() != 0 {
@@ -398,9 +400,9 @@ func TestWatchClose(t *testing.T) {
 
 // Close ends a first lookup in progress.
 func TestWatchCloseDuringFirstLookup(t *testing.T) {
-	s := startDNS(t)
-	s.with(func(s *testDNS) { s.mode = modeDrop })
-	w := NewWatcher(NewResolver(s.addr), Config{Interval: testInterval, Timeout: time.Minute}, t.Logf)
+	s := dnstest.Start(t)
+	s.SetMode(dnstest.Drop)
+	w := NewWatcher(NewResolver(s.Addr()), Config{Interval: testInterval, Timeout: time.Minute}, t.Logf)
 	done := make(chan error, 1)
 	go func() {
 		_, err := w.Watch("web.test", "80", nil)
@@ -421,11 +423,11 @@ func TestWatchCloseDuringFirstLookup(t *testing.T) {
 // The Watcher works with *net.Resolver, whose LookupNetIP returns A records as IPv4-mapped IPv6
 // addresses.
 func TestWatchWithNetResolver(t *testing.T) {
-	s := startDNS(t)
-	s.set("web.gatehouse.test", "10.0.0.1", "2001:db8::1")
+	s := dnstest.Start(t)
+	s.Set("web.gatehouse.test", "10.0.0.1", "2001:db8::1")
 	var d net.Dialer
 	res := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return d.DialContext(ctx, network, s.addr)
+		return d.DialContext(ctx, network, s.Addr())
 	}}
 	ch := newChanges()
 	w := NewWatcher(res, Config{Interval: testInterval}, t.Logf)
@@ -437,7 +439,7 @@ func TestWatchWithNetResolver(t *testing.T) {
 	if want := []string{"10.0.0.1:80", "[2001:db8::1]:80"}; !slices.Equal(got, want) {
 		t.Fatalf("Watch = %q, want %q", got, want)
 	}
-	s.set("web.gatehouse.test", "10.0.0.2")
+	s.Set("web.gatehouse.test", "10.0.0.2")
 	ch.next(t, "10.0.0.2:80")
 }
 

@@ -687,3 +687,38 @@ upstreams:
 		t.Errorf("the dropped 503 was counted as a request of the bad backend (%v)", got)
 	}
 }
+
+// TestE2ENoResendOfPOSTOnReusedConnection pins a bug: a POST sent on a pooled connection that the
+// backend read and then closed without answering was sent again on a fresh connection (and on to
+// another backend), even with retry.attempts 0. A request that is not idempotent may have been
+// acted on; it gets 502 and reaches the backend once. A GET in the same place is resent.
+func TestE2ENoResendOfPOSTOnReusedConnection(t *testing.T) {
+	t.Parallel()
+	be := startBackend(t, func(c *bconn, r *recReq) bool {
+		if r.Method == "GET" && r.Target == "/first" {
+			return echoHandler("b")(c, r)
+		}
+		if c.N == 1 {
+			return false // the pooled connection: read the request, then close without a word
+		}
+		return echoHandler("b")(c, r)
+	})
+	p := startProxy(t, singleUpstream(be.URL)+"    retry: {attempts: 0}\n")
+	c := dial(t, p.Addr)
+	if r := c.roundTrip("GET", get("/first", "h")); r.StatusCode != 200 {
+		t.Fatalf("first GET: status %d", r.StatusCode)
+	}
+	c.send("POST /pay HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+	if r := c.read("POST"); r.StatusCode != 502 {
+		t.Errorf("POST whose connection was closed after it was read: status %d, want 502", r.StatusCode)
+	}
+	posts := 0
+	for _, r := range be.requests() {
+		if r.Method == "POST" {
+			posts++
+		}
+	}
+	if posts != 1 {
+		t.Errorf("the backend received the POST %d times, want once", posts)
+	}
+}

@@ -121,8 +121,12 @@ func (c *conn) forward(rt *router.Route) bool {
 // backend left to try. That backend is picked now, into c.retryTo, so that a backend's answer is
 // never dropped for a retry that cannot happen: the client gets the last backend's own answer.
 func (c *conn) mayRetry(svc *service.Service, a *attempt) bool {
+	c.pick.Now = c.h.opts.Clock().UnixNano() // the try took time: judge availability afresh
 	if a.uc == nil {
 		// Never connected (refused or timed out): nothing was sent.
+		if svc.Metrics != nil {
+			svc.Metrics.Retry()
+		}
 		return true
 	}
 	if !a.replayable || !c.idempotent || c.retries >= svc.Retry.Attempts {
@@ -161,7 +165,9 @@ func (c *conn) report(svc *service.Service, be *upstream.Backend, status int, br
 // connection when a pooled one turns out closed.
 func (c *conn) try(rt *router.Route, be *upstream.Backend, a *attempt) outcome {
 	isHead, minor := c.isHead, c.req.Minor
-	uc := be.Get()
+	// A request that must not be sent twice gets a pooled connection only after a probe: the
+	// resend on a fresh connection below is for idempotent requests only.
+	uc := be.Get(!c.idempotent)
 	if uc == nil {
 		var err error
 		if uc, err = c.dial(be); err != nil {
@@ -308,7 +314,7 @@ func (c *conn) send(rt *router.Route, a *attempt, isHead bool, minor uint8) outc
 		_, err = uc.Write(*c.head)
 	}
 	if err != nil {
-		if a.replayable && uc.Reused {
+		if a.replayable && c.idempotent && uc.Reused {
 			return retry
 		}
 		uc.Close()
@@ -384,7 +390,7 @@ func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
 				switch {
 				case timedOut:
 					return fail(504)
-				case !got && a.replayable && uc.Reused && (errors.Is(err, io.EOF) || isReset(err)):
+				case !got && a.replayable && c.idempotent && uc.Reused && (errors.Is(err, io.EOF) || isReset(err)):
 					uc.Close()
 					return retry
 				}

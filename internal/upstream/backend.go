@@ -92,7 +92,9 @@ type Conn struct {
 }
 
 // Get returns an idle connection, most recently used first, or nil when there is none worth using.
-func (b *Backend) Get() *Conn {
+// A connection idle for a second or more is probed first (closed by the backend?); probe asks for
+// that on any connection, for a request that must not be sent twice.
+func (b *Backend) Get(probe bool) *Conn {
 	now := b.clock().UnixNano()
 	for {
 		b.mu.Lock()
@@ -106,7 +108,7 @@ func (b *Backend) Get() *Conn {
 		b.idle = b.idle[:n-1]
 		b.mu.Unlock()
 		idle := time.Duration(now - c.idleSince)
-		if idle >= b.set.IdleTimeout || idle >= staleCheckAfter && !alive(c.Conn) {
+		if idle >= b.set.IdleTimeout || (probe || idle >= staleCheckAfter) && !alive(c.Conn) {
 			c.Close()
 			continue
 		}

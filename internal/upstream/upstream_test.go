@@ -87,13 +87,13 @@ func TestPoolMostRecentlyUsedFirst(t *testing.T) {
 	if b.Idle() != 2 || b.Open() != 2 {
 		t.Fatalf("idle %d open %d, want 2 and 2", b.Idle(), b.Open())
 	}
-	if got := b.Get(); got != c2 || !got.Reused {
+	if got := b.Get(false); got != c2 || !got.Reused {
 		t.Error("Get did not return the most recently used connection, marked reused")
 	}
-	if got := b.Get(); got != c1 {
+	if got := b.Get(false); got != c1 {
 		t.Error("second Get did not return the older connection")
 	}
-	if b.Get() != nil {
+	if b.Get(false) != nil {
 		t.Error("Get on an empty pool returned a connection")
 	}
 }
@@ -116,7 +116,7 @@ func TestPoolIdleTimeout(t *testing.T) {
 		t.Fatalf("after Reap idle %d open %d, want 1 and 1", b.Idle(), b.Open())
 	}
 	clk.add(30 * time.Second) // young is 70s idle too
-	if b.Get() != nil {
+	if b.Get(false) != nil {
 		t.Error("Get returned a connection past its idle timeout")
 	}
 	if b.Open() != 0 {
@@ -140,8 +140,33 @@ func TestPoolDetectsClosedConnection(t *testing.T) {
 	s.closeAll()
 	time.Sleep(20 * time.Millisecond) // let the FIN arrive
 	clk.add(2 * staleCheckAfter)
-	if got := b.Get(); got != nil {
+	if got := b.Get(false); got != nil {
 		t.Error("Get returned a connection the backend had closed")
+	}
+}
+
+// Get(true) probes even a connection idle for less than staleCheckAfter: for a request that must
+// not be sent twice (a POST), a connection the backend closed is never used.
+func TestPoolProbeOnDemand(t *testing.T) {
+	t.Parallel()
+	s := listen(t)
+	wd := watchdog.New(time.Hour, time.Now)
+	defer wd.Close()
+	clk := newClock()
+	b := NewBackend(s.ln.Addr().String(), settings(8), wd, clk.now)
+	live := dial(t, b)
+	b.Put(live)
+	if got := b.Get(true); got != live {
+		t.Fatal("a live connection failed the probe")
+	}
+	b.Put(live)
+	for s.count() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.closeAll()
+	time.Sleep(20 * time.Millisecond) // let the FIN arrive
+	if got := b.Get(true); got != nil {
+		t.Error("Get(true) returned a connection the backend had closed")
 	}
 }
 
@@ -155,7 +180,7 @@ func TestPoolKeepsLiveConnection(t *testing.T) {
 	c := dial(t, b)
 	b.Put(c)
 	clk.add(2 * staleCheckAfter)
-	if got := b.Get(); got != c {
+	if got := b.Get(false); got != c {
 		t.Error("a live connection idle past the stale check was not reused")
 	}
 }
@@ -192,6 +217,6 @@ func BenchmarkGetPut(b *testing.B) {
 	be.Put(c)
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		be.Put(be.Get())
+		be.Put(be.Get(false))
 	}
 }

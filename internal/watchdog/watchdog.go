@@ -49,9 +49,10 @@ func New(tick time.Duration, clock func() time.Time) *Watchdog {
 	return w
 }
 
-// TickFor picks a tick for the shortest timeout in use: a tenth of it, at most 250ms.
+// TickFor picks a tick for the shortest timeout in use: a tenth of it, at most 50ms, so that a
+// timeout fires at most 50ms late (a per-try timeout set by a later reload included).
 func TickFor(shortest time.Duration) time.Duration {
-	return max(time.Millisecond, min(shortest/10, 250*time.Millisecond))
+	return max(time.Millisecond, min(shortest/10, 50*time.Millisecond))
 }
 
 func (w *Watchdog) run(clock func() time.Time) {

@@ -95,8 +95,9 @@ func TestRegisterUnregister(t *testing.T) {
 func TestTickFor(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ in, want time.Duration }{
-		{10 * time.Second, 250 * time.Millisecond},
+		{10 * time.Second, 50 * time.Millisecond},
 		{500 * time.Millisecond, 50 * time.Millisecond},
+		{200 * time.Millisecond, 20 * time.Millisecond},
 		{time.Millisecond, time.Millisecond},
 	} {
 		if got := TickFor(c.in); got != c.want {
