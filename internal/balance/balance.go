@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 )
 
@@ -250,7 +251,7 @@ func parseConfig(cfg Config) (settings, error) {
 		}
 	}
 	if st := cfg.Sticky; st != nil {
-		if !isToken(st.Cookie) {
+		if !h1.IsToken(st.Cookie) {
 			return s, fmt.Errorf("%w: sticky.cookie %q: want a cookie name (letters, digits and !#$%%&'*+-.^_`|~)", ErrConfig, st.Cookie)
 		}
 		if len(st.Secret) < minStickySecret {
@@ -284,22 +285,4 @@ func parseConfig(cfg Config) (settings, error) {
 		s.minRetries = cfg.MinRetries
 	}
 	return s, nil
-}
-
-// isToken reports whether s is a non-empty RFC 7230 token, as a cookie name must be.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' ||
-			c == '+' || c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~':
-		default:
-			return false
-		}
-	}
-	return true
 }

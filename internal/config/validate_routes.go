@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 )
 
 func (v *validator) routes() {
@@ -127,7 +129,7 @@ func (v *validator) match(p string, m Match) {
 		v.regex(p+".path_regex", m.PathRegex)
 	}
 	for i, meth := range m.Methods {
-		if !isToken(meth) {
+		if !h1.IsToken(meth) {
 			v.errorf(fmt.Sprintf("%s.methods[%d]", p, i), "method %q is not a valid method name; write GET, POST and so on", meth)
 		} else if meth != strings.ToUpper(meth) && strings.ToUpper(meth) == strings.ToUpper(strings.ToLower(meth)) && isStandardMethod(strings.ToUpper(meth)) {
 			v.errorf(fmt.Sprintf("%s.methods[%d]", p, i), "method %q: methods are case-sensitive; write %s", meth, strings.ToUpper(meth))
@@ -137,7 +139,7 @@ func (v *validator) match(p string, m Match) {
 		fp := fmt.Sprintf("%s.headers[%d]", p, i)
 		if f.Name == "" {
 			v.errorf(fp+".name", "name is required; write the header field's name")
-		} else if !isToken(f.Name) {
+		} else if !h1.IsToken(f.Name) {
 			v.errorf(fp+".name", "invalid header name %q: use only letters, digits and !#$%%&'*+-.^_`|~", f.Name)
 		}
 		v.fieldMatch(fp, f)
@@ -162,16 +164,6 @@ func isStandardMethod(m string) bool {
 		return true
 	}
 	return false
-}
-
-// isToken reports whether s is a non-empty HTTP token (RFC 9110 §5.6.2).
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isTchar(s[i]) {
-			return false
-		}
-	}
-	return s != ""
 }
 
 func (v *validator) fieldMatch(p string, f FieldMatch) {

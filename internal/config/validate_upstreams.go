@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 )
 
 // Upper bounds of upstream settings.
@@ -101,7 +103,7 @@ func (v *validator) balance(p string, u *Upstream) {
 	case "header", "cookie":
 		if h.Name == "" {
 			v.errorf(p+".hash.name", "key %s needs the %s's name; add name:", h.Key, h.Key)
-		} else if !isToken(h.Name) {
+		} else if !h1.IsToken(h.Name) {
 			v.errorf(p+".hash.name", "invalid %s name %q", h.Key, h.Name)
 		}
 	default:
@@ -119,7 +121,7 @@ func (v *validator) balance(p string, u *Upstream) {
 		v.errorf(p+".hash", "hash settings only apply with balance: consistent_hash")
 	}
 	if s := u.Sticky; s != nil {
-		if !isToken(s.Cookie) || strings.ContainsAny(s.Cookie, "=") {
+		if !h1.IsToken(s.Cookie) || strings.ContainsAny(s.Cookie, "=") {
 			v.errorf(p+".sticky.cookie", "invalid cookie name %q; use letters, digits, '-' and '_'", s.Cookie)
 		}
 		if s.Secret != "" && len(s.Secret) < 16 {
@@ -167,7 +169,7 @@ func (v *validator) activeHealth(p string, a *ActiveHealth) {
 	default:
 		v.errorf(p+".type", "unknown check type %q; write http or tcp", a.Type)
 	}
-	if !isToken(a.Method) {
+	if !h1.IsToken(a.Method) {
 		v.errorf(p+".method", "invalid method %q; write GET, HEAD and so on", a.Method)
 	}
 	if !strings.HasPrefix(a.Path, "/") || strings.ContainsAny(a.Path, " #") {

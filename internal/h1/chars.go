@@ -85,6 +85,20 @@ func ValidToken(b []byte) bool {
 	return true
 }
 
+// IsToken is ValidToken for a string: for names written in a config (methods, field and cookie
+// names).
+func IsToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if classes[s[i]]&clsToken == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidValue reports whether b may appear as a field value: visible characters, obs-text, SP and HTAB.
 func ValidValue(b []byte) bool {
 	for _, c := range b {

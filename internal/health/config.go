@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 )
 
 // Defaults of Config.
@@ -97,7 +99,7 @@ func (c Config) Validate() error {
 	switch {
 	case c.Type != "http" && c.Type != "tcp":
 		return fmt.Errorf("type: %q is not a check type (want http or tcp)", c.Type)
-	case !isToken(c.Method):
+	case !h1.IsToken(c.Method):
 		return fmt.Errorf("method: %q is not an HTTP method", c.Method)
 	case !strings.HasPrefix(c.Path, "/") || !printable(c.Path):
 		return fmt.Errorf("path: %q must start with / and hold no spaces or control characters", c.Path)
@@ -119,21 +121,6 @@ func (c Config) Validate() error {
 		return fmt.Errorf("fall: %d must be at least 1", c.Fall)
 	}
 	return nil
-}
-
-// isToken reports whether s is an HTTP token (RFC 9110 section 5.6.2).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
-			continue
-		}
-		return false
-	}
-	return true
 }
 
 // printable reports whether s holds only visible ASCII characters.

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 	"github.com/gatehouse-proxy/gatehouse/internal/metrics"
 	"github.com/gatehouse-proxy/gatehouse/internal/service"
 )
@@ -140,7 +141,7 @@ func (rt *Route) Compile() error {
 	}
 	c.compilePath(rt, bad)
 	for i, m := range rt.Methods {
-		if !validToken(m) {
+		if !h1.IsToken(m) {
 			bad(fmt.Sprintf("match.methods[%d]", i), m, errors.New("not a valid method name; write GET, POST and so on"))
 		}
 	}
@@ -229,7 +230,7 @@ func compileFields(fs []FieldMatch, field string, header bool, bad func(field, v
 		case f.Name == "":
 			bad(p+".name", "", errors.New("a name is required"))
 			continue
-		case header && !validToken(f.Name):
+		case header && !h1.IsToken(f.Name):
 			bad(p+".name", f.Name, errors.New("not a valid header name: use only letters, digits and !#$%&'*+-.^_`|~"))
 			continue
 		case header:
@@ -260,27 +261,4 @@ func compileFields(fs []FieldMatch, field string, header bool, bad func(field, v
 		out = append(out, m)
 	}
 	return out
-}
-
-// validToken reports whether s is a non-empty RFC 9110 token (a method or field name).
-func validToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || containsByte("!#$%&'*+-.^_`|~", c)) {
-			return false
-		}
-	}
-	return true
-}
-
-func containsByte(s string, c byte) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return true
-		}
-	}
-	return false
 }
