@@ -73,9 +73,9 @@ func (c *conn) forward(rt *router.Route) bool {
 		}
 		c.pick.Tried = append(c.pick.Tried, be)
 		c.backend, c.upstream = be, be.AddrBytes
-		if err := be.Acquire(0); err != nil {
-			// The backend is at its concurrency limit: nothing was sent, another may take it.
-			c.h.opts.Errorf("backend %s: %v", be.Addr, err)
+		if be.Acquire(0) != nil {
+			// The backend is at its concurrency limit: nothing was sent, another may take it. Not
+			// logged: under overload that would be a line per request; the access log has the 503.
 			status = 503
 			continue
 		}
