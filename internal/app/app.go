@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-proxy/gatehouse/internal/proxy"
 	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
 	"github.com/gatehouse-proxy/gatehouse/internal/server"
+	"github.com/gatehouse-proxy/gatehouse/internal/tlsterm"
 	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
 )
 
@@ -45,6 +46,7 @@ type App struct {
 	admin   *admin.Server
 	log     *accesslog.Logger
 	logC    io.Closer
+	terms   []*tlsterm.Terminator // certificate stores of TLS listeners
 	stop    chan struct{}
 	done    sync.WaitGroup
 
@@ -104,27 +106,21 @@ func Start(cfg *config.Config, o Options) (*App, error) {
 	a.handler = proxy.New(opts, a.graph.Table)
 	a.metrics.SetSources(metrics.Sources{ClientConns: a.handler.Active, Backends: a.backendsForMetrics, Clock: time.Now})
 	a.metrics.ConfigLoaded(time.Now())
-	addrs := make([]string, len(cfg.Listeners))
-	for i, l := range cfg.Listeners {
-		addrs[i] = l.Address
-	}
-	lns, err := server.Listen(addrs)
-	if err != nil {
-		return fail(err)
-	}
 	if cfg.Admin.Address != "off" {
 		a.admin, err = admin.Start(admin.Options{
 			Addr: cfg.Admin.Address, Pprof: cfg.Admin.Pprof, Metrics: a.metrics.Handler(),
 			Controller: (*controller)(a), Logf: o.Logf,
 		})
 		if err != nil {
-			for _, ln := range lns {
-				ln.Close()
-			}
 			return fail(fmt.Errorf("admin listener: %w", err))
 		}
 	}
-	a.srv = server.New(a.handler, lns, cfg.Server.MaxConnections, o.Logf)
+	if a.srv, err = a.serveListeners(cfg, a.handler); err != nil {
+		if a.admin != nil {
+			a.admin.Shutdown(context.Background())
+		}
+		return fail(err)
+	}
 	a.srv.Start()
 	a.done.Add(1)
 	go a.reap()
@@ -195,6 +191,9 @@ func (a *App) shutdown(ctx context.Context) error {
 }
 
 func (a *App) release() {
+	for _, t := range a.terms {
+		t.Close()
+	}
 	if a.gw != nil {
 		a.gw.Close()
 	}

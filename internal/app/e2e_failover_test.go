@@ -78,14 +78,15 @@ func TestE2EFailoverBackendKilledUnderLoad(t *testing.T) {
 func TestE2EFailoverEjectionAndSlowStart(t *testing.T) {
 	t.Parallel()
 	// With balance: random a backend's share is its ramp's part of the weights: r/(2+r) of three
-	// equal backends, where r is 10% for the first 400ms of a 4s slow start, and 1/3 after it.
+	// equal backends, where r is 10% for the first second of a 10s slow start, and 1/3 after it.
 	// Over a window of a few hundred requests that puts its early share below half its late share
 	// with a margin of many standard deviations; without slow start the two are equal.
 	const (
-		workers   = 4
-		ejection  = time.Second
-		slowStart = 4 * time.Second
-		window    = 500 * time.Millisecond
+		workers  = 4
+		ejection = time.Second
+		// Long enough that a loaded machine still serves a few hundred requests per window.
+		slowStart = 10 * time.Second
+		window    = time.Second
 	)
 	a := startFOBackend(t, "a", "127.0.0.1:0", 0)
 	b := startFOBackend(t, "b", "127.0.0.1:0", 0)
@@ -133,10 +134,11 @@ func TestE2EFailoverEjectionAndSlowStart(t *testing.T) {
 	if early >= late/2 {
 		t.Errorf("share right after the return %.3f, not below half the share after the slow start %.3f", early, late)
 	}
-	// Sharper: at most r/(2+r) with r = 12.5%, the ramp at the window's end, but for chance (4.5
+	// Sharper: at most r/(2+r) with r the ramp at the window's end, but for chance (4.5
 	// standard deviations). Regression: every backend ramped from its creation, so one that came
 	// back within slow_start of gatehouse's start competed with ramping peers (a share of 14%).
-	pmax := 0.125 / 2.125
+	r := max(0.1, float64(window)/float64(slowStart))
+	pmax := r / (2 + r)
 	if limit := pmax + 4.5*math.Sqrt(pmax*(1-pmax)/float64(n1)); early > limit {
 		t.Errorf("share right after the return %.3f of %d requests, above the ramp's %.3f (limit %.3f)", early, n1, pmax, limit)
 	}

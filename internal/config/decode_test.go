@@ -87,7 +87,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "unknown field with suggestion", src: lines(append(minimalLines, "    upstrem: x")...), wantLine: 5, wantPath: "routes[0].upstrem",
 			wantMsg: `unknown field "upstrem"; did you mean "upstream"? valid fields here: name, match, upstream, respond,`},
 		{name: "unknown field without suggestion", src: lines(append(minimalLines, "    weight: 3")...), wantLine: 5, wantPath: "routes[0].weight",
-			wantMsg: `unknown field "weight"; valid fields here: name, match, upstream, respond, redirect, rewrite, upstream_host, max_body_size, request_headers, response_headers`},
+			wantMsg: `unknown field "weight"; valid fields here: name, match, upstream, respond, redirect, rewrite, upstream_host, max_body_size, require_client_cert, request_headers, response_headers`},
 		{name: "unknown nested field", src: lines(append(minimalLines, "server:", "  timeouts:", "    client_headers: 5s")...), wantLine: 7,
 			wantPath: "server.timeouts.client_headers", wantMsg: `did you mean "client_header"?`},
 		{name: "list for mapping", src: lines(append(minimalLines, "server: [1, 2]")...), wantLine: 5, wantPath: "server",
@@ -227,7 +227,7 @@ func TestMultipleErrorsReportedTogether(t *testing.T) {
 		"    respond: {status: 700}",
 		"upstreams:", // 10
 		"  - name: u",
-		"    backends: [https://127.0.0.1]",
+		"    backends: [ftp://127.0.0.1]",
 	)
 	errs := parseErrs(t, src)
 	want := []struct {
@@ -239,7 +239,7 @@ func TestMultipleErrorsReportedTogether(t *testing.T) {
 		{5, `invalid duration "soon"`},
 		{7, `upstream "nope" is not defined`},
 		{9, "status 700 is not allowed"},
-		{12, "https backends are not supported yet; use http://"},
+		{12, `scheme "ftp" is not supported; use http:// or https://`},
 	}
 	if len(errs) != len(want) {
 		t.Fatalf("got %d errors, want %d:\n%v", len(errs), len(want), errs)

@@ -39,6 +39,10 @@ const (
 	DefaultRetryBudget       = 0.2
 	DefaultRetryMinPerSecond = 3
 	DefaultResolveFamily     = "ip"
+	DefaultHTTPSPort         = 443
+	DefaultTLSMinVersion     = "1.2"
+	DefaultClientAuthMode    = "require"
+	DefaultHSTSMaxAge        = 365 * 24 * time.Hour
 )
 
 // DefaultRetryStatuses are the backend statuses retried by default (Retry.OnStatus).
@@ -105,6 +109,21 @@ func Default(c *Config) {
 		l := &c.Listeners[i]
 		if l.Name == "" {
 			l.Name = l.Address
+		}
+		lp := "listeners[" + strconv.Itoa(i) + "]"
+		setInt(&l.HTTPSPort, lp+".https_port", DefaultHTTPSPort)
+		if t := l.TLS; t != nil {
+			setString(&t.MinVersion, lp+".tls.min_version", DefaultTLSMinVersion)
+			if t.SessionTickets == nil {
+				on := true
+				t.SessionTickets = &on
+			}
+			if t.ClientAuth != nil {
+				setString(&t.ClientAuth.Mode, lp+".tls.client_auth.mode", DefaultClientAuthMode)
+			}
+			if t.HSTS != nil {
+				setDuration(&t.HSTS.MaxAge, lp+".tls.hsts.max_age", DefaultHSTSMaxAge)
+			}
 		}
 	}
 

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"strings"
 )
 
 // defaultYAML is the config used when none is given: see default.yaml.
@@ -93,6 +94,12 @@ func (u *Upstream) BackendAddrs() []string {
 func BackendAddr(url string) string {
 	a, _ := backendAddr(url)
 	return a
+}
+
+// BackendTLS reports whether a backend URL is https://.
+func BackendTLS(url string) bool {
+	scheme, _, _ := strings.Cut(url, "://")
+	return strings.EqualFold(scheme, "https")
 }
 
 // TrustedPrefixes returns TrustedProxies as address ranges, a bare address becoming a /32 or /128.

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEmbedded(t *testing.T) {
@@ -91,7 +94,11 @@ func TestBackendAddrs(t *testing.T) {
 		{name: "IPv6 default port", backends: []string{"http://[2001:db8::1]"}, want: []string{"[2001:db8::1]:80"}},
 		{name: "upper-case scheme", backends: []string{"HTTP://a:1"}, want: []string{"a:1"}},
 		{name: "leading zeros in port", backends: []string{"http://a:0080"}, want: []string{"a:80"}},
-		{name: "invalid left out", backends: []string{"https://a", "http://b"}, want: []string{"b:80"}},
+		{name: "https default port", backends: []string{"https://a"}, want: []string{"a:443"}},
+		{name: "https explicit port", backends: []string{"https://a:8443/"}, want: []string{"a:8443"}},
+		{name: "https IPv6 default port", backends: []string{"https://[::1]"}, want: []string{"[::1]:443"}},
+		{name: "upper-case https", backends: []string{"HTTPS://a"}, want: []string{"a:443"}},
+		{name: "invalid left out", backends: []string{"ftp://a", "http://b", "https://", "https://c/x"}, want: []string{"b:80"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +164,9 @@ var fuzzSeeds = []string{
 	upstreamCfg("    backends: [http://a, 'http://[::1]:8080']", "    max_idle_per_backend: 0"),
 	serverCfg("server: {max_request_line: 1KiB, timeouts: {client_header: 1s}}", "forwarded: {policy: replace, trusted_proxies: [10.0.0.0/8]}"),
 	"listeners: &l [{address: ':80'}]\nroutes: [{respond: {status: 204}, match: {hosts: [A.example]}}]\n",
+	tlsCfg("      min_version: 1.3", "      client_auth: {mode: request, ca_file: ca.pem}", "      hsts: {max_age: 1h, preload: true}"),
+	listenerCfg("    redirect_to_https: true", "    https_port: 8443"),
+	httpsCfg("    tls: {ca_file: ca.pem, server_name: api.internal, cert_file: c.pem, key_file: k.pem}"),
 	"",
 	"- a\n",
 	"a: [1\n",
@@ -191,4 +201,49 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEmbeddedTLSExample uncomments the TLS settings shown in the embedded default's listeners
+// section, once (the example as shown) and twice (with its commented-out options too), and checks
+// that the result is valid and means what the comments say.
+func TestEmbeddedTLSExample(t *testing.T) {
+	t.Parallel()
+	src := string(defaultYAML)
+	start := strings.Index(src, "\nlisteners:\n")
+	if start < 0 {
+		t.Fatal("the embedded default has no listeners section")
+	}
+	end := strings.Index(src[start+1:], "\n\n") + start + 1
+	if end <= start {
+		t.Fatal("the listeners section of the embedded default does not end")
+	}
+	setting := regexp.MustCompile(`(?m)^( *)# ((?:- |[a-z_]+:| ).*)$`)
+	for _, passes := range []int{1, 2} {
+		t.Run(strconv.Itoa(passes), func(t *testing.T) {
+			t.Parallel()
+			section := src[start:end]
+			for range passes {
+				section = setting.ReplaceAllString(section, "$1$2")
+			}
+			c, err := Parse([]byte(src[:start]+section+src[end:]), "default.yaml")
+			if err != nil {
+				t.Fatalf("the uncommented TLS example is not valid:\n%v\n%s", err, section)
+			}
+			if len(c.Listeners) != 2 {
+				t.Fatalf("listeners = %+v, want the plain one and the TLS one", c.Listeners)
+			}
+			plain, secure := c.Listeners[0], c.Listeners[1]
+			if plain.TLS != nil || !plain.RedirectToHTTPS || plain.HTTPSPort != 443 || plain.Name != "public" {
+				t.Errorf("plain listener = %+v, want public, redirecting to port 443", plain)
+			}
+			tl := secure.TLS
+			if tl == nil || len(tl.Certificates) != 2 || tl.MinVersion != "1.2" || !*tl.SessionTickets || tl.HSTS == nil ||
+				tl.HSTS.MaxAge != Duration(8760*time.Hour) {
+				t.Fatalf("TLS listener = %+v, tls %+v", secure, tl)
+			}
+			if options := passes == 2; (tl.ClientAuth != nil) != options || (len(tl.CipherSuites) == 1) != options {
+				t.Errorf("after %d passes: client_auth %+v, cipher_suites %v", passes, tl.ClientAuth, tl.CipherSuites)
+			}
+		})
+	}
 }

@@ -8,13 +8,10 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-
-	"gopkg.in/yaml.v3"
 )
 
 // schemaFile is the JSON Schema of the config file, which editors use to check and complete configs.
@@ -208,6 +205,40 @@ func (s *schema) walkStruct(t *testing.T, node map[string]any, typ reflect.Type,
 	}
 }
 
+// checkConstraint checks that the "not" branch node, of the object schema parent, names only
+// fields of parent in its properties, required and anyOf branches.
+func (s *schema) checkConstraint(t *testing.T, node map[string]any, at string, parent map[string]any) {
+	t.Helper()
+	props, _ := parent["properties"].(map[string]any)
+	if props == nil {
+		return // a "not" on a value rather than an object
+	}
+	var names []string
+	required := func(n map[string]any) {
+		req, _ := n["required"].([]any)
+		for _, r := range req {
+			names = append(names, r.(string))
+		}
+	}
+	nprops, _ := node["properties"].(map[string]any)
+	for name := range nprops {
+		names = append(names, name)
+	}
+	required(node)
+	branches, _ := node["anyOf"].([]any)
+	for _, b := range branches {
+		required(b.(map[string]any))
+	}
+	for _, name := range names {
+		if _, ok := props[name]; !ok {
+			t.Errorf("%s: names %q, which is not a property of its object", at, name)
+		}
+	}
+	if len(names) == 0 {
+		t.Errorf("%s: names no field; the check is broken", at)
+	}
+}
+
 // allEnum reports whether node has an enum whose values all satisfy ok.
 func allEnum(node map[string]any, ok func(any) bool) bool {
 	enum, _ := node["enum"].([]any)
@@ -220,27 +251,31 @@ func allEnum(node map[string]any, ok func(any) bool) bool {
 }
 
 // TestSchemaObjectsClosed checks that every object schema with properties refuses unknown fields,
-// as the decoder does.
+// as the decoder does. A "not" branch is a constraint on fields its object already describes
+// (closing it would make it match nothing that has other fields): it stays open, and every field
+// it names must be a property of its object.
 func TestSchemaObjectsClosed(t *testing.T) {
 	t.Parallel()
 	s := loadSchema(t)
-	var walk func(v any, at string)
-	walk = func(v any, at string) {
+	var walk func(v any, at string, parent map[string]any)
+	walk = func(v any, at string, parent map[string]any) {
 		switch v := v.(type) {
 		case map[string]any:
-			if _, ok := v["properties"]; ok && v["additionalProperties"] != false {
+			if strings.HasSuffix(at, "/not") {
+				s.checkConstraint(t, v, at, parent)
+			} else if _, ok := v["properties"]; ok && v["additionalProperties"] != false {
 				t.Errorf("%s: has properties but not \"additionalProperties\": false", at)
 			}
 			for k, c := range v {
-				walk(c, at+"/"+k)
+				walk(c, at+"/"+k, v)
 			}
 		case []any:
 			for i, c := range v {
-				walk(c, fmt.Sprintf("%s/%d", at, i))
+				walk(c, fmt.Sprintf("%s/%d", at, i), parent)
 			}
 		}
 	}
-	walk(s.root, "#")
+	walk(s.root, "#", nil)
 	if s.root["$schema"] != "https://json-schema.org/draft/2020-12/schema" {
 		t.Errorf("$schema = %v, want draft 2020-12", s.root["$schema"])
 	}
@@ -249,7 +284,10 @@ func TestSchemaObjectsClosed(t *testing.T) {
 // defaultsSrc writes every optional section that has defaults, with no field in it, so that each
 // default can be read from the parsed config.
 var defaultsSrc = lines(
-	"listeners: [{address: ':80'}]",
+	"listeners:",
+	"  - {address: ':80'}",
+	"  - address: ':443'",
+	"    tls: {certificates: [{cert_file: c.pem, key_file: k.pem}], client_auth: {ca_file: ca.pem}, hsts: {}}",
 	"routes:",
 	"  - {upstream: u}",
 	"  - {respond: {}}",
@@ -260,6 +298,9 @@ var defaultsSrc = lines(
 	"    backends: [{url: 'http://127.0.0.1:9001'}]",
 	"    sticky: {}",
 	"    health: {active: {}}",
+	"  - name: secure",
+	"    backends: [https://127.0.0.1]",
+	"    tls: {}",
 )
 
 // noSchemaDefault lists the fields whose default is not a constant: the schema describes it in
@@ -298,7 +339,7 @@ func (s *schema) walkDefaults(t *testing.T, node map[string]any, v reflect.Value
 		if err := setFromJSON(want, def); err != nil {
 			t.Errorf("%s: schema default %v: %v", path, def, err)
 		} else if got := v.Interface(); !reflect.DeepEqual(got, want.Elem().Interface()) {
-			t.Errorf("%s: schema default is %v, Default sets %v", path, def, got)
+			t.Errorf("%s: schema default is %v, Default sets %v", path, def, reflect.Indirect(v))
 		}
 		return
 	}
@@ -496,163 +537,20 @@ func FuzzSchemaPercent(f *testing.F) {
 		func(string, error) bool { return false })
 }
 
-// validate checks value (decoded from JSON or YAML, numbers as float64) against node and returns
-// every problem found, each prefixed with the value's path. It implements the keywords the
-// gatehouse schema uses: $ref, type, enum, const, properties, additionalProperties, required,
-// propertyNames, items, minItems, minLength, pattern, minimum, maximum, oneOf, anyOf and not.
-func (s *schema) validate(t testing.TB, node map[string]any, value any, at string) []string {
-	t.Helper()
-	var errs []string
-	fail := func(format string, args ...any) { errs = append(errs, at+": "+fmt.Sprintf(format, args...)) }
-	if ref, ok := node["$ref"]; ok {
-		errs = append(errs, s.validate(t, s.deref(t, map[string]any{"$ref": ref}), value, at)...)
-	}
-	if ty, ok := node["type"]; ok && !jsonTypeOK(ty, value) {
-		fail("%v is not of type %v", value, ty)
-		return errs
-	}
-	if enum, ok := node["enum"].([]any); ok && !slices.ContainsFunc(enum, func(e any) bool { return reflect.DeepEqual(e, value) }) {
-		fail("%v is not one of %v", value, enum)
-	}
-	if c, ok := node["const"]; ok && !reflect.DeepEqual(c, value) {
-		fail("%v is not %v", value, c)
-	}
-	switch v := value.(type) {
-	case map[string]any:
-		props, _ := node["properties"].(map[string]any)
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			switch p, ok := props[k].(map[string]any); {
-			case ok:
-				errs = append(errs, s.validate(t, p, v[k], at+"."+k)...)
-			case node["additionalProperties"] == false:
-				fail("unknown field %q", k)
-			default:
-				if ap, ok := node["additionalProperties"].(map[string]any); ok {
-					errs = append(errs, s.validate(t, ap, v[k], at+"."+k)...)
-				}
-			}
-			if pn, ok := node["propertyNames"].(map[string]any); ok {
-				errs = append(errs, s.validate(t, pn, k, at+"."+k+"(name)")...)
-			}
-		}
-		req, _ := node["required"].([]any)
-		for _, r := range req {
-			if _, ok := v[r.(string)]; !ok {
-				fail("%s is required", r)
-			}
-		}
-	case []any:
-		if min, ok := node["minItems"].(float64); ok && float64(len(v)) < min {
-			fail("has %d items, want at least %v", len(v), min)
-		}
-		if items, ok := node["items"].(map[string]any); ok {
-			for i, item := range v {
-				errs = append(errs, s.validate(t, items, item, fmt.Sprintf("%s[%d]", at, i))...)
-			}
-		}
-	case string:
-		if min, ok := node["minLength"].(float64); ok && float64(len([]rune(v))) < min {
-			fail("%q is shorter than %v characters", v, min)
-		}
-		if p, ok := node["pattern"].(string); ok && !regexp.MustCompile(p).MatchString(v) {
-			fail("%q does not match %s", v, p)
-		}
-	case float64:
-		if min, ok := node["minimum"].(float64); ok && v < min {
-			fail("%v is less than %v", v, min)
-		}
-		if max, ok := node["maximum"].(float64); ok && v > max {
-			fail("%v is more than %v", v, max)
-		}
-	}
-	if branches, ok := node["oneOf"].([]any); ok {
-		n := 0
-		for _, b := range branches {
-			if len(s.validate(t, b.(map[string]any), value, at)) == 0 {
-				n++
-			}
-		}
-		if n != 1 {
-			fail("matches %d of the oneOf branches, want exactly 1", n)
-		}
-	}
-	if branches, ok := node["anyOf"].([]any); ok && !slices.ContainsFunc(branches, func(b any) bool {
-		return len(s.validate(t, b.(map[string]any), value, at)) == 0
-	}) {
-		fail("matches none of the anyOf branches")
-	}
-	if not, ok := node["not"].(map[string]any); ok && len(s.validate(t, not, value, at)) == 0 {
-		fail("matches a combination that is not allowed: %v", not)
-	}
-	return errs
-}
-
-// jsonTypeOK reports whether value has one of the JSON Schema types ty (a name or a list of names).
-func jsonTypeOK(ty, value any) bool {
-	names, ok := ty.([]any)
-	if !ok {
-		names = []any{ty}
-	}
-	for _, n := range names {
-		switch v := value.(type) {
-		case nil:
-			ok = n == "null"
-		case bool:
-			ok = n == "boolean"
-		case string:
-			ok = n == "string"
-		case float64:
-			ok = n == "number" || (n == "integer" && v == math.Trunc(v))
-		case []any:
-			ok = n == "array"
-		case map[string]any:
-			ok = n == "object"
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
-// yamlToJSON decodes YAML into the values encoding/json would give for the same document, as an
-// editor's YAML language server sees it.
-func yamlToJSON(t testing.TB, src []byte) any {
-	t.Helper()
-	var v any
-	if err := yaml.Unmarshal(src, &v); err != nil {
-		t.Fatal(err)
-	}
-	var conv func(any) any
-	conv = func(v any) any {
-		switch v := v.(type) {
-		case map[string]any:
-			for k, e := range v {
-				v[k] = conv(e)
-			}
-		case []any:
-			for i, e := range v {
-				v[i] = conv(e)
-			}
-		case int:
-			return float64(v)
-		case uint64:
-			return float64(v)
-		}
-		return v
-	}
-	return conv(v)
-}
-
 // fullConfig writes every field of the schema at least once; TestSchemaAcceptsEveryField checks
 // that it does.
 var fullConfig = lines(
-	"listeners: [{name: public, address: '127.0.0.1:8080'}]",
+	"listeners:",
+	"  - {name: public, address: '127.0.0.1:8080', redirect_to_https: true, https_port: 8443}",
+	"  - name: secure",
+	"    address: '127.0.0.1:8443'",
+	"    tls:",
+	"      certificates: [{cert_file: /etc/gatehouse/site.pem, key_file: /etc/gatehouse/site.key}]",
+	"      min_version: 1.2",
+	"      cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256]",
+	"      session_tickets: false",
+	"      client_auth: {mode: request, ca_file: /etc/gatehouse/clients-ca.pem}",
+	"      hsts: {max_age: 720h, include_subdomains: true, preload: true}",
 	"admin: {address: '127.0.0.1:9090', pprof: true}",
 	"server:",
 	"  max_request_line: 4KiB",
@@ -676,6 +574,7 @@ var fullConfig = lines(
 	"    rewrite: {normalized_path: true, regex: '^/api/v([0-9]+)/', replacement: '/v$1/', strip_prefix: /api, add_prefix: /svc}",
 	"    upstream_host: backend",
 	"    max_body_size: 10MiB",
+	"    require_client_cert: true",
 	"    request_headers: {set: {X-Env: prod}, add: {Via: gatehouse}, remove: [X-Debug]}",
 	"    response_headers: {set: {X-Frame-Options: DENY}, add: {Vary: Origin}, remove: [Server]}",
 	"  - name: exact",
@@ -702,6 +601,10 @@ var fullConfig = lines(
 	"      passive: {consecutive_5xx: 3, consecutive_failures: 2, base_ejection: 5s, max_ejection: 1m, max_ejected_percent: 30}",
 	"    retry: {attempts: 3, on_status: [502, 503], per_try_timeout: 2s, budget: 10%, min_per_second: 5}",
 	"    resolve: {interval: 10s, resolver: '10.0.0.2:53', family: ip4}",
+	"  - name: secure",
+	"    backends: [https://api.internal, 'https://10.0.0.5:8443']",
+	"    tls: {ca_file: /etc/gatehouse/backends-ca.pem, server_name: api.internal, cert_file: /etc/gatehouse/client.pem,",
+	"      key_file: /etc/gatehouse/client.key, insecure_skip_verify: false}",
 )
 
 // schemaPaths lists every field path of t, with [] for list items: "routes[].match.hosts".
@@ -780,6 +683,38 @@ func TestSchemaRefuses(t *testing.T) {
 		{name: "header name", src: routeCfg("    request_headers: {set: {'X A': b}}"), wantErr: `$.routes[0].request_headers.set.X A(name): "X A" does not match`},
 		{name: "load factor", src: upstreamCfg("    backends: [http://a]", "    balance: consistent_hash", "    hash: {load_factor: 0.5}"),
 			wantErr: "$.upstreams[0].hash.load_factor: matches none of the anyOf"},
+		{name: "backend scheme", src: upstreamCfg("    backends: ['ftp://a']"), wantErr: "$.upstreams[0].backends[0]: matches 0 of the oneOf"},
+		{name: "tls without certificates", src: listenerCfg("    tls: {min_version: '1.3'}"), wantErr: "$.listeners[0].tls: certificates is required"},
+		{name: "tls with no certificate", src: listenerCfg("    tls: {certificates: []}"), wantErr: "$.listeners[0].tls.certificates: has 0 items"},
+		{name: "certificate without key", src: listenerCfg("    tls: {certificates: [{cert_file: c.pem}]}"),
+			wantErr: "$.listeners[0].tls.certificates[0]: key_file is required"},
+		{name: "min_version 1.1", src: tlsCfg("      min_version: 1.1"), wantErr: "$.listeners[0].tls.min_version: 1.1 is not one of"},
+		{name: "min_version TLS1.2", src: tlsCfg("      min_version: TLS1.2"), wantErr: "$.listeners[0].tls.min_version: TLS1.2 is not one of"},
+		{name: "TLS 1.3 cipher suite", src: tlsCfg("      cipher_suites: [TLS_AES_128_GCM_SHA256]"),
+			wantErr: "$.listeners[0].tls.cipher_suites[0]: TLS_AES_128_GCM_SHA256 is not one of"},
+		{name: "insecure cipher suite", src: tlsCfg("      cipher_suites: [TLS_RSA_WITH_AES_128_GCM_SHA256]"),
+			wantErr: "$.listeners[0].tls.cipher_suites[0]: TLS_RSA_WITH_AES_128_GCM_SHA256 is not one of"},
+		{name: "cipher suites with TLS 1.3 only", src: tlsCfg("      min_version: 1.3", "      cipher_suites: [TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]"),
+			wantErr: "$.listeners[0].tls: matches a combination that is not allowed"},
+		{name: "session_tickets as a word", src: tlsCfg("      session_tickets: off"), wantErr: "$.listeners[0].tls.session_tickets: off is not of type boolean"},
+		{name: "client_auth mode", src: tlsCfg("      client_auth: {mode: optional, ca_file: ca.pem}"),
+			wantErr: "$.listeners[0].tls.client_auth.mode: optional is not one of"},
+		{name: "client_auth without ca_file", src: tlsCfg("      client_auth: {mode: require}"),
+			wantErr: "$.listeners[0].tls.client_auth: ca_file is required"},
+		{name: "hsts max_age in seconds", src: tlsCfg("      hsts: {max_age: 31536000}"),
+			wantErr: "$.listeners[0].tls.hsts.max_age: matches none of the anyOf"},
+		{name: "redirect on a TLS listener", src: tlsCfg("    redirect_to_https: true"),
+			wantErr: "$.listeners[0]: matches a combination that is not allowed"},
+		{name: "https_port without redirect", src: listenerCfg("    https_port: 8443"), wantErr: "$.listeners[0]: redirect_to_https is required with https_port"},
+		{name: "https_port out of range", src: listenerCfg("    redirect_to_https: true", "    https_port: 70000"),
+			wantErr: "$.listeners[0].https_port: 70000 is more than 65535"},
+		{name: "require_client_cert as a word", src: routeCfg("    require_client_cert: yes"), wantErr: "$.routes[0].require_client_cert: yes is not of type boolean"},
+		{name: "upstream cert without key", src: upstreamCfg("    backends: [https://a]", "    tls: {cert_file: c.pem}"),
+			wantErr: "$.upstreams[0].tls: key_file is required with cert_file"},
+		{name: "upstream key without cert", src: upstreamCfg("    backends: [https://a]", "    tls: {key_file: k.pem}"),
+			wantErr: "$.upstreams[0].tls: cert_file is required with key_file"},
+		{name: "upstream tls field misspelt", src: upstreamCfg("    backends: [https://a]", "    tls: {verify: false}"),
+			wantErr: `$.upstreams[0].tls: unknown field "verify"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,6 +41,61 @@ type Listener struct {
 	Name string `yaml:"name"`
 	// Address is host:port, e.g. "127.0.0.1:8080" or ":80". Required.
 	Address string `yaml:"address"`
+	// TLS terminates TLS on this listener. Default: none (plain HTTP).
+	TLS *ListenerTLS `yaml:"tls"`
+	// RedirectToHTTPS answers every request on this (plain) listener with a 308 redirect to the
+	// same URL over https, on HTTPSPort. Default false.
+	RedirectToHTTPS bool `yaml:"redirect_to_https"`
+	// HTTPSPort is the port redirects to https go to. Default 443 (left out of the URL).
+	HTTPSPort int `yaml:"https_port"`
+}
+
+// ListenerTLS configures TLS termination on a listener.
+type ListenerTLS struct {
+	// Certificates are PEM certificate chains with their keys. Each serves the names in its
+	// certificate (exact and wildcard); the first one is the default for clients that send no
+	// name or a name no certificate has. The files are read again when they change.
+	Certificates []CertFiles `yaml:"certificates"`
+	// MinVersion is the oldest TLS version accepted: "1.2" (the default) or "1.3".
+	MinVersion string `yaml:"min_version"`
+	// CipherSuites are the TLS 1.2 cipher suites offered, by their Go names
+	// (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ...). Default: Go's secure defaults. TLS 1.3 suites
+	// are not configurable.
+	CipherSuites []string `yaml:"cipher_suites"`
+	// SessionTickets turns TLS session resumption by tickets on; ticket keys are rotated daily.
+	// Default true.
+	SessionTickets *bool `yaml:"session_tickets"`
+	// ClientAuth asks clients for certificates (mutual TLS).
+	ClientAuth *ClientAuth `yaml:"client_auth"`
+	// HSTS sends Strict-Transport-Security on every response of this listener. Default: none.
+	HSTS *HSTS `yaml:"hsts"`
+}
+
+// CertFiles is a certificate chain and its private key, both PEM files.
+type CertFiles struct {
+	// CertFile is the PEM certificate chain, leaf first. Required.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key. Required.
+	KeyFile string `yaml:"key_file"`
+}
+
+// ClientAuth configures client certificates.
+type ClientAuth struct {
+	// Mode is "request" (ask; verify one that is sent) or "require" (refuse a handshake without a
+	// valid one). Default "require".
+	Mode string `yaml:"mode"`
+	// CAFile is a PEM bundle of the CAs client certificates must chain to. Required.
+	CAFile string `yaml:"ca_file"`
+}
+
+// HSTS is the Strict-Transport-Security policy.
+type HSTS struct {
+	// MaxAge is how long browsers remember to use https only. Default 8760h (a year).
+	MaxAge Duration `yaml:"max_age"`
+	// IncludeSubdomains adds includeSubDomains. Default false.
+	IncludeSubdomains bool `yaml:"include_subdomains"`
+	// Preload adds preload. Default false.
+	Preload bool `yaml:"preload"`
 }
 
 // Server holds limits and timeouts that apply to every listener.

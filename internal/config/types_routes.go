@@ -21,6 +21,10 @@ type Route struct {
 	// MaxBodySize is the largest request body accepted; larger gets 413. Default 100MiB; 0 is not
 	// allowed, write a size.
 	MaxBodySize Size `yaml:"max_body_size"`
+	// RequireClientCert refuses (403) a request that did not come with a verified client
+	// certificate: for routes behind mutual TLS on a listener whose client_auth mode is "request".
+	// Default false.
+	RequireClientCert bool `yaml:"require_client_cert"`
 	// RequestHeaders change the request sent to the backend.
 	RequestHeaders HeaderOps `yaml:"request_headers"`
 	// ResponseHeaders change the response sent to the client.

@@ -31,6 +31,23 @@ type Upstream struct {
 	Retry Retry `yaml:"retry"`
 	// Resolve configures the re-resolution of backends given by host name.
 	Resolve Resolve `yaml:"resolve"`
+	// TLS configures connections to https:// backends.
+	TLS UpstreamTLS `yaml:"tls"`
+}
+
+// UpstreamTLS configures TLS to backends written as https:// URLs. Certificates are always
+// verified unless InsecureSkipVerify is set.
+type UpstreamTLS struct {
+	// CAFile is a PEM bundle of the CAs backend certificates must chain to. Default: the system's.
+	CAFile string `yaml:"ca_file"`
+	// ServerName is the name sent in SNI and verified in the backend's certificate. Default: the
+	// backend URL's host.
+	ServerName string `yaml:"server_name"`
+	// CertFile and KeyFile are a client certificate to present to backends (mutual TLS).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// InsecureSkipVerify accepts any backend certificate. Default false; for tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // Backend is one server of an upstream. In YAML it is written as its URL alone, or as a mapping.

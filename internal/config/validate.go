@@ -1,12 +1,15 @@
 package config
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 const (
@@ -37,6 +40,7 @@ func (v *validator) errorf(path, format string, args ...any) {
 func Validate(c *Config) Errors {
 	v := &validator{c: c, file: fileName(c.Source)}
 	v.listeners()
+	v.listenerTLS()
 	v.admin()
 	v.server()
 	if c.AccessLog.Output == "" {
@@ -50,6 +54,104 @@ func Validate(c *Config) Errors {
 	}
 	v.errs.sort()
 	return v.errs
+}
+
+// tls12Suites are the TLS 1.2 cipher suites that may be configured: Go's secure ones.
+func tls12Suites() map[string]bool {
+	m := map[string]bool{}
+	for _, cs := range tls.CipherSuites() {
+		for _, ver := range cs.SupportedVersions {
+			if ver == tls.VersionTLS12 {
+				m[cs.Name] = true
+			}
+		}
+	}
+	return m
+}
+
+// cipherSuiteProblem says why name cannot be configured as a TLS 1.2 cipher suite: a TLS 1.3
+// suite, an insecure one, or a name Go does not know; names are the suites that may be.
+func cipherSuiteProblem(name string, names []string) string {
+	for _, cs := range tls.CipherSuites() {
+		if cs.Name == name {
+			return fmt.Sprintf("%s is a TLS 1.3 suite; TLS 1.3 suites are always on and cannot be configured, so list only TLS 1.2 suites: %s", name, strings.Join(names, ", "))
+		}
+	}
+	for _, cs := range tls.InsecureCipherSuites() {
+		if cs.Name == name {
+			return fmt.Sprintf("%s is insecure and cannot be configured; write one of %s", name, strings.Join(names, ", "))
+		}
+	}
+	return fmt.Sprintf("unknown TLS 1.2 cipher suite %q;%s write one of %s", name, didYouMean(name, names), strings.Join(names, ", "))
+}
+
+func (v *validator) listenerTLS() {
+	for i, l := range v.c.Listeners {
+		p := fmt.Sprintf("listeners[%d]", i)
+		if l.HTTPSPort < 1 || l.HTTPSPort > 65535 {
+			v.errorf(p+".https_port", "https_port %d is out of range; write a port number from 1 to 65535", l.HTTPSPort)
+		} else if !l.RedirectToHTTPS && v.written(p+".https_port") {
+			v.errorf(p+".https_port", "https_port only applies with redirect_to_https: true; set that, or remove https_port")
+		}
+		t := l.TLS
+		if t == nil {
+			continue
+		}
+		if l.RedirectToHTTPS {
+			v.errorf(p+".redirect_to_https", "a TLS listener already serves https; redirect_to_https belongs on a plain listener")
+		}
+		if len(t.Certificates) == 0 {
+			v.errorf(p+".tls.certificates", "a TLS listener needs at least one certificate; add certificates: [{cert_file: ..., key_file: ...}]")
+		}
+		for j, c := range t.Certificates {
+			cp := fmt.Sprintf("%s.tls.certificates[%d]", p, j)
+			if c.CertFile == "" {
+				v.errorf(cp+".cert_file", "cert_file is required: the PEM certificate chain, leaf first")
+			}
+			if c.KeyFile == "" {
+				v.errorf(cp+".key_file", "key_file is required: the PEM private key of the certificate")
+			}
+		}
+		switch t.MinVersion {
+		case "1.2", "1.3":
+		default:
+			v.errorf(p+".tls.min_version", "min_version %q is not supported; write 1.2 or 1.3", t.MinVersion)
+		}
+		if len(t.CipherSuites) > 0 {
+			known := tls12Suites()
+			names := make([]string, 0, len(known))
+			for n := range known {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			for j, cs := range t.CipherSuites {
+				if !known[cs] {
+					v.errorf(fmt.Sprintf("%s.tls.cipher_suites[%d]", p, j), "%s", cipherSuiteProblem(cs, names))
+				}
+			}
+			if t.MinVersion == "1.3" {
+				v.errorf(p+".tls.cipher_suites", "cipher_suites only apply to TLS 1.2, and min_version is 1.3; remove them")
+			}
+		}
+		if ca := t.ClientAuth; ca != nil {
+			switch ca.Mode {
+			case "request", "require":
+			default:
+				v.errorf(p+".tls.client_auth.mode", "unknown mode %q; write request (verify a certificate when sent) or require", ca.Mode)
+			}
+			if ca.CAFile == "" {
+				v.errorf(p+".tls.client_auth.ca_file", "ca_file is required: the PEM bundle of the CAs client certificates must chain to")
+			}
+		}
+		if h := t.HSTS; h != nil {
+			switch {
+			case h.MaxAge <= 0:
+				v.errorf(p+".tls.hsts.max_age", "max_age must be greater than 0; %s, or leave it out for 8760h (a year)", durationHint)
+			case h.MaxAge%Duration(time.Second) != 0:
+				v.errorf(p+".tls.hsts.max_age", "max_age %s is not a whole number of seconds, which is what browsers are sent; write one such as 8760h", h.MaxAge)
+			}
+		}
+	}
 }
 
 func (v *validator) admin() {
@@ -251,12 +353,13 @@ func backendAddr(raw string) (string, string) {
 	if !ok {
 		return "", fmt.Sprintf("backend %q is not a URL; %s", raw, example)
 	}
+	defaultPort := "80"
 	switch strings.ToLower(scheme) {
 	case "http":
 	case "https":
-		return "", fmt.Sprintf("backend %q: https backends are not supported yet; use http://", raw)
+		defaultPort = "443"
 	default:
-		return "", fmt.Sprintf("backend %q: scheme %q is not supported; use http://", raw, scheme)
+		return "", fmt.Sprintf("backend %q: scheme %q is not supported; use http:// or https://", raw, scheme)
 	}
 	if rest == "" {
 		return "", fmt.Sprintf("backend %q has no host; %s", raw, example)
@@ -282,7 +385,7 @@ func backendAddr(raw string) (string, string) {
 		return "", fmt.Sprintf("backend %q: the port is missing after ':'; write a port number from 1 to 65535", raw)
 	}
 	if port == "" {
-		port = "80"
+		port = defaultPort
 	}
 	if msg := checkPort(port); msg != "" {
 		return "", fmt.Sprintf("backend %q: %s", raw, msg)

@@ -68,6 +68,9 @@ func (v *validator) routes() {
 			}
 			v.rewrite(p+".rewrite", r.Rewrite)
 		}
+		if r.RequireClientCert && !v.anyClientAuth() {
+			v.errorf(p+".require_client_cert", "require_client_cert needs a listener with tls.client_auth; without one this route answers every request 403")
+		}
 		v.headerOps(p+".request_headers", r.RequestHeaders, "request")
 		v.headerOps(p+".response_headers", r.ResponseHeaders, "response")
 	}
@@ -270,4 +273,14 @@ func (v *validator) upstreamHost(p, h string) {
 	if msg != "" {
 		v.errorf(p, "invalid upstream_host %q (%s); write pass, backend, or a host name such as example.com or example.com:8080", h, msg)
 	}
+}
+
+// anyClientAuth reports whether some listener asks clients for certificates.
+func (v *validator) anyClientAuth() bool {
+	for _, l := range v.c.Listeners {
+		if l.TLS != nil && l.TLS.ClientAuth != nil {
+			return true
+		}
+	}
+	return false
 }

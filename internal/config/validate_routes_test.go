@@ -155,6 +155,8 @@ func TestValidateRoutes(t *testing.T) {
 			wantPath: "routes[0].match.hosts[1]", wantMsg: `host "*.example.com" is already listed as hosts[0]`},
 
 		// redirect
+		{name: "require_client_cert without client_auth", src: routeCfg("    require_client_cert: true"), wantLine: 9,
+			wantPath: "routes[0].require_client_cert", wantMsg: "needs a listener with tls.client_auth"},
 		{name: "redirect to the same URL", src: redirectCfg("      status: 301"), wantLine: 8, wantPath: "routes[0].redirect",
 			wantMsg: "the redirect changes nothing"},
 		{name: "redirect path to another host", src: redirectCfg("      path: //evil.example/"), wantLine: 9, wantPath: "routes[0].redirect.path",

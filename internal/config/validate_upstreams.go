@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,6 +48,38 @@ func (v *validator) upstreams() {
 		v.passive(p+".health.passive", u.Health.Passive)
 		v.retry(p+".retry", u.Retry)
 		v.resolve(p+".resolve", u.Resolve)
+		v.upstreamTLS(p, u)
+	}
+}
+
+// upstreamTLS checks the settings of connections to https:// backends.
+func (v *validator) upstreamTLS(p string, u *Upstream) {
+	t := u.TLS
+	tp := p + ".tls"
+	switch {
+	case t.CertFile != "" && t.KeyFile == "":
+		v.errorf(tp+".key_file", "key_file is required with cert_file: the PEM private key of the client certificate")
+	case t.KeyFile != "" && t.CertFile == "":
+		v.errorf(tp+".cert_file", "cert_file is required with key_file: the PEM client certificate chain, leaf first")
+	}
+	if sn := t.ServerName; sn != "" {
+		host, _, err := net.SplitHostPort(sn)
+		switch {
+		case strings.Contains(sn, "://"):
+			v.errorf(tp+".server_name", "server_name %q must be a host name, not a URL; write the name the backends' certificates hold, such as api.internal", sn)
+		case err == nil && checkHost(host) == "":
+			v.errorf(tp+".server_name", "server_name %q must not include a port; write the name the backends' certificates hold, such as api.internal", sn)
+		default:
+			if msg := checkHost(sn); msg != "" {
+				v.errorf(tp+".server_name", "invalid server_name: %s", msg)
+			}
+		}
+	}
+	if t.InsecureSkipVerify && t.CAFile != "" {
+		v.errorf(tp+".ca_file", "ca_file is not used with insecure_skip_verify: true, which accepts any certificate; remove one of them")
+	}
+	if v.written(tp) && len(u.Backends) > 0 && !slices.ContainsFunc(u.Backends, func(b Backend) bool { return BackendTLS(b.URL) }) {
+		v.errorf(tp, "tls settings only apply to https:// backends, and this upstream has none; write the backends as https://host:port, or remove tls")
 	}
 }
 

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -37,7 +38,10 @@ type Gateway struct {
 	services map[string]*svcState
 	live     map[backendKey]*upstream.Backend
 	watchers map[watchKey]*watchState
-	closed   bool
+	// tlsConfigs are the client TLS configs of https backends by their settings, so that an
+	// unchanged upstream keeps its Backends across reloads.
+	tlsConfigs map[string]*tls.Config
+	closed     bool
 }
 
 // Options are what a Gateway needs from the process.
@@ -65,7 +69,7 @@ func New(o Options) (*Gateway, error) {
 	return &Gateway{
 		wd: o.Watchdog, clock: o.Clock, logf: o.Logf, metrics: o.Metrics, secret: secret, offline: o.Offline,
 		services: map[string]*svcState{}, live: map[backendKey]*upstream.Backend{},
-		watchers: map[watchKey]*watchState{},
+		watchers: map[watchKey]*watchState{}, tlsConfigs: map[string]*tls.Config{},
 	}, nil
 }
 
@@ -244,9 +248,8 @@ func (g *Gateway) unusedWatchers(commit bool) []*watchState {
 func (g *Gateway) setLive() {
 	live := map[backendKey]*upstream.Backend{}
 	for name, st := range g.services {
-		set := g.settings(g.cfg, &st.cfg)
 		for _, be := range st.svc.Backends() {
-			live[backendKey{upstream: name, addr: be.Addr, weight: be.Weight, backup: be.Backup, set: set}] = be
+			live[backendKey{upstream: name, addr: be.Addr, weight: be.Weight, backup: be.Backup, set: be.Settings()}] = be
 		}
 	}
 	for k, be := range g.live {

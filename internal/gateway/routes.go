@@ -69,18 +69,19 @@ func routeErrors(c *config.Config, i int, err error) config.Errors {
 func (g *Gateway) route(r *config.Route, services map[string]*service.Service) (*router.Route, error) {
 	m := &r.Match
 	rt := &router.Route{
-		Name:      r.Name,
-		NameBytes: []byte(r.Name),
-		Hosts:     slices.Clone(m.Hosts),
-		Path:      m.Path,
-		Prefix:    m.PathPrefix,
-		PathRegex: m.PathRegex,
-		Methods:   slices.Clone(m.Methods),
-		Headers:   fieldMatches(m.Headers),
-		Query:     fieldMatches(m.Query),
-		MaxBody:   int64(r.MaxBodySize),
-		Request:   ops(r.RequestHeaders),
-		Response:  ops(r.ResponseHeaders),
+		Name:              r.Name,
+		NameBytes:         []byte(r.Name),
+		Hosts:             slices.Clone(m.Hosts),
+		Path:              m.Path,
+		Prefix:            m.PathPrefix,
+		PathRegex:         m.PathRegex,
+		Methods:           slices.Clone(m.Methods),
+		Headers:           fieldMatches(m.Headers),
+		Query:             fieldMatches(m.Query),
+		MaxBody:           int64(r.MaxBodySize),
+		RequireClientCert: r.RequireClientCert,
+		Request:           ops(r.RequestHeaders),
+		Response:          ops(r.ResponseHeaders),
 	}
 	if rt.Prefix == config.DefaultPathPrefix && rt.Path == "" && rt.PathRegex == "" {
 		rt.Prefix = "" // "/" matches every path: no path condition, for precedence

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -138,7 +139,10 @@ func (g *Gateway) buildService(c *config.Config, u *config.Upstream, old *svcSta
 		st.resolved[i] = addrs
 		st.watches[net.JoinHostPort(host, port)] = true
 	}
-	bs := g.backends(c, u, st.resolved, old != nil)
+	bs, err := g.backends(c, u, st.resolved, old != nil)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %q: %w", u.Name, err)
+	}
 	svc := &service.Service{Name: u.Name}
 	if g.metrics != nil {
 		svc.Metrics = g.metrics.Pool(u.Name)
@@ -179,14 +183,27 @@ func (g *Gateway) buildService(c *config.Config, u *config.Upstream, old *svcSta
 // slow start; the first backends of an upstream do not, as balance.NewPool's do not: ramping
 // them all together changes nothing at first, but would weaken the slow start of any backend
 // that comes back within slow_start of their creation. Called with g.mu held.
-func (g *Gateway) backends(c *config.Config, u *config.Upstream, resolved map[int][]string, ramp bool) []*upstream.Backend {
-	set := g.settings(c, u)
+func (g *Gateway) backends(c *config.Config, u *config.Upstream, resolved map[int][]string, ramp bool) ([]*upstream.Backend, error) {
+	plain := g.settings(c, u)
 	var bs []*upstream.Backend
 	seen := map[string]bool{}
 	for i, b := range u.Backends {
 		addrs, ok := resolved[i]
 		if !ok {
 			addrs = []string{config.BackendAddr(b.URL)}
+		}
+		set := plain
+		if config.BackendTLS(b.URL) {
+			// A backend given by name is verified against that name, not its resolved address.
+			name := ""
+			if _, resolvedByDNS := resolved[i]; resolvedByDNS {
+				name, _, _ = net.SplitHostPort(config.BackendAddr(b.URL))
+			}
+			tc, err := g.clientTLS(u, name)
+			if err != nil {
+				return nil, err
+			}
+			set.TLS = tc
 		}
 		for _, addr := range addrs {
 			if seen[addr] {
@@ -211,7 +228,36 @@ func (g *Gateway) backends(c *config.Config, u *config.Upstream, resolved map[in
 			bs = append(bs, be)
 		}
 	}
-	return bs
+	return bs, nil
+}
+
+// clientTLS returns the TLS client config of an upstream's https backends: the same *tls.Config
+// for the same settings, so that a reload keeps their Backends (and connections).
+//
+// name is the host name of a backend given by name: its resolved addresses are verified against
+// it (and send it as SNI) unless the upstream sets server_name.
+func (g *Gateway) clientTLS(u *config.Upstream, name string) (*tls.Config, error) {
+	if u.TLS.ServerName != "" {
+		name = ""
+	}
+	key := fingerprint(u.TLS) + "|" + name
+	if tc, ok := g.tlsConfigs[key]; ok {
+		return tc, nil
+	}
+	t := u.TLS
+	tc, err := upstream.ClientTLS(upstream.TLSOptions{
+		CAFile: t.CAFile, ServerName: t.ServerName, CertFile: t.CertFile, KeyFile: t.KeyFile,
+		InsecureSkipVerify: t.InsecureSkipVerify,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	if name != "" {
+		tc = tc.Clone()
+		tc.ServerName = name
+	}
+	g.tlsConfigs[key] = tc
+	return tc, nil
 }
 
 // byAddr finds a running backend of upstream name at addr, whatever its settings.
@@ -275,7 +321,11 @@ func (g *Gateway) resolvedChanged(wk watchKey, name string, addrs []string) {
 		return
 	}
 	st.resolved[wk.index] = w.addrs
-	bs := g.backends(g.cfg, &st.cfg, st.resolved, true)
+	bs, err := g.backends(g.cfg, &st.cfg, st.resolved, true)
+	if err != nil {
+		g.logf("upstream %s: %s resolves to %v, but its backends cannot be built: %v", name, wk.host, addrs, err)
+		return
+	}
 	st.svc.SetBackends(bs)
 	g.setLive()
 	g.logf("upstream %s: %s resolves to %v", name, wk.host, addrs)

@@ -3,6 +3,7 @@ package health
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -59,6 +60,7 @@ type Status struct {
 type target struct {
 	addr   string
 	url    string
+	client *http.Client
 	cancel context.CancelFunc
 
 	mu      sync.Mutex // guards what follows
@@ -89,19 +91,25 @@ func New(cfg Config, logf func(string, ...any), clock func() time.Time) *Checker
 	c := &Checker{cfg: cfg, logf: logf, clock: clock, targets: make(map[string]*target)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.dialer = net.Dialer{Timeout: cfg.Timeout}
-	c.client = &http.Client{
+	c.client = c.newClient(nil)
+	return c
+}
+
+// newClient returns the HTTP client of probes, over TLS with tc when tc is set.
+func (c *Checker) newClient(tc *tls.Config) *http.Client {
+	return &http.Client{
 		// A fresh connection per probe: keep-alives would hide a backend that stopped accepting
 		// connections, and a probe every few seconds gains nothing from reuse.
 		Transport: &http.Transport{
 			Proxy:                  nil, // never through HTTP_PROXY: the probe must reach the backend itself
 			DialContext:            c.dialer.DialContext,
+			TLSClientConfig:        tc,
 			DisableKeepAlives:      true,
 			DisableCompression:     true,
 			MaxResponseHeaderBytes: MaxBody,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	return c
 }
 
 // Watch sets the backends to probe, by address: it starts probing new addresses, stops probing
@@ -131,7 +139,13 @@ func (c *Checker) Watch(bs []*upstream.Backend) {
 			t.mu.Unlock()
 			continue
 		}
-		t := &target{addr: b.Addr, url: "http://" + b.Addr + c.cfg.Path, be: b}
+		t := &target{addr: b.Addr, url: "http://" + b.Addr + c.cfg.Path, be: b, client: c.client}
+		if tc := b.TLSConfig(); tc != nil {
+			// An https backend is probed over TLS as the engine talks to it: same roots, server
+			// name and client certificate.
+			t.url = "https://" + b.Addr + c.cfg.Path
+			t.client = c.newClient(tc)
+		}
 		t.st = Status{Addr: b.Addr, Up: b.State.ActiveUp()}
 		ctx, cancel := context.WithCancel(c.ctx)
 		t.cancel = cancel

@@ -18,7 +18,7 @@ func (c *Checker) probe(ctx context.Context, t *target) error {
 	if c.cfg.Type == "tcp" {
 		err = c.probeTCP(ctx, t.addr)
 	} else {
-		err = c.probeHTTP(ctx, t.url)
+		err = c.probeHTTP(ctx, t.client, t.url)
 	}
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("timeout after %v: %w", c.cfg.Timeout, context.DeadlineExceeded)
@@ -37,7 +37,7 @@ func (c *Checker) probeTCP(ctx context.Context, addr string) error {
 
 // probeHTTP passes when a request to u gets a status in range and, if asked, a body holding the
 // expected text.
-func (c *Checker) probeHTTP(ctx context.Context, u string) error {
+func (c *Checker) probeHTTP(ctx context.Context, client *http.Client, u string) error {
 	req, err := http.NewRequestWithContext(ctx, c.cfg.Method, u, nil)
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
@@ -47,7 +47,7 @@ func (c *Checker) probeHTTP(ctx context.Context, u string) error {
 	}
 	req.Header.Set("User-Agent", UserAgent)
 	req.Close = true // Connection: close
-	resp, err := c.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		// "Get "http://...": dial tcp ...: connection refused" says the URL twice; keep the cause.
 		if ue, ok := errors.AsType[*url.Error](err); ok {

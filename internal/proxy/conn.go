@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/netip"
@@ -64,6 +65,12 @@ type conn struct {
 	clientIP   []byte // for X-Forwarded-For
 	clientIPv6 bool
 	fwd        *forwarding // the forwarding policy of the current request
+	ep         *Endpoint   // the listener's settings
+
+	// The verified client certificate, read once per connection.
+	certChecked     bool
+	certSubject     []byte
+	certFingerprint []byte
 
 	req      h1.Request
 	resp     *h1.Response // the response being relayed, owned by its upstream connection
@@ -157,10 +164,19 @@ func (c *conn) kick() { _ = c.nc.SetReadDeadline(time.Unix(1, 0)) }
 // blocked: for a shutdown whose drain time is up. The goroutine then finds its sockets closed and
 // cleans up as after any failure.
 func (c *conn) abort() {
-	_ = c.nc.Close()
+	closeNow(c.nc)
 	if up := c.up.Load(); up != nil {
-		_ = up.Conn.Close()
+		closeNow(up.Conn)
 	}
+}
+
+// closeNow closes a connection without a TLS close_notify, which could block on a peer that does
+// not read: the socket underneath is closed.
+func closeNow(nc net.Conn) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	_ = nc.Close()
 }
 
 func (c *conn) serve() {
@@ -320,10 +336,18 @@ func (c *conn) handle() bool {
 	}
 	rr := &c.rreq
 	rr.Method, rr.Host, rr.Target, rr.Fields = req.Method, req.Host, req.Path, req.Fields
+	if c.ep.redirect != nil {
+		// A plain listener that only sends clients to https.
+		c.route = c.ep.redirect.Match(rr)
+		return c.localAnswer(308, nil)
+	}
 	rt := c.h.table.Load().Match(rr)
 	c.route = rt
 	if rt == nil {
 		return c.localAnswer(404, nil)
+	}
+	if rt.RequireClientCert && !c.hasClientCert() {
+		return c.localAnswer(403, nil)
 	}
 	if req.ContentLength > rt.MaxBody {
 		c.in.Consume(req.HeadLen)
@@ -401,6 +425,7 @@ func (c *conn) localAnswer(status int, fixed *router.Fixed) bool {
 		b = appendFixedHead(b, fixed.Head, ops)
 	}
 	b = ops.AppendSet(b)
+	b = append(b, c.ep.hsts...)
 	b = appendConnection(b, keep, req.Minor)
 	b = append(b, "\r\n"...)
 	if !isHead && !redirect {

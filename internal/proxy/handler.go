@@ -115,8 +115,23 @@ func New(opts Options, table *router.Table) *Handler {
 func (h *Handler) SetTable(t *router.Table) { h.table.Store(t) }
 
 // ServeConn serves one client connection until it closes. It takes ownership of nc.
-func (h *Handler) ServeConn(nc net.Conn) {
+func (h *Handler) ServeConn(nc net.Conn) { h.ServeConnOn(nc, plainEndpoint) }
+
+// NewEndpoint checks an endpoint and prepares it for ServeConnOn.
+func NewEndpoint(ep Endpoint) (*Endpoint, error) {
+	if err := ep.prepare(); err != nil {
+		return nil, err
+	}
+	return &ep, nil
+}
+
+// ServeConnOn serves one connection of a listener described by ep (from NewEndpoint). It takes
+// ownership of nc.
+func (h *Handler) ServeConnOn(nc net.Conn, ep *Endpoint) {
 	c := h.newConn(nc)
+	c.ep = ep
+	c.rreq.TLS = ep.TLS
+	c.certChecked = false // a pooled conn remembers its last connection's certificate
 	h.mu.Lock()
 	if h.draining.Load() {
 		h.mu.Unlock()

@@ -66,7 +66,7 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 			}
 			continue
 		}
-		if drops && rt.Request.Dropped(f.Name) || hasUnderscore(f.Name) {
+		if drops && rt.Request.Dropped(f.Name) || hasUnderscore(f.Name) || isClientCertField(f.Name) {
 			continue
 		}
 		b = append(b, f.Line...)
@@ -81,6 +81,13 @@ func (c *conn) appendRequestHead(b []byte, rt *router.Route, be *upstream.Backen
 	}
 	if mode != ForwardedOff {
 		b = c.appendForwarded(b, rt, xff, fwd, xfp, xfh)
+	}
+	if c.ep.TLS && c.hasClientCert() {
+		b = append(b, "X-Client-Cert-Subject: "...)
+		b = appendFieldSafe(b, c.certSubject)
+		b = append(b, "\r\nX-Client-Cert-Fingerprint: "...)
+		b = append(b, c.certFingerprint...)
+		b = append(b, "\r\n"...)
 	}
 	if !rt.Request.Removes("x-request-id") {
 		b = append(b, "X-Request-Id: "...)
@@ -125,6 +132,8 @@ func (c *conn) appendForwarded(b []byte, rt *router.Route, xff, fwd, xfp, xfh []
 		b = append(b, "X-Forwarded-Proto: "...)
 		if len(xfp) > 0 {
 			b = append(b, xfp...)
+		} else if c.ep.TLS {
+			b = append(b, "https"...)
 		} else {
 			b = append(b, "http"...)
 		}
@@ -153,7 +162,11 @@ func (c *conn) appendForwarded(b []byte, rt *router.Route, xff, fwd, xfp, xfh []
 		if len(req.Host) > 0 {
 			b = append(append(append(b, ";host=\""...), req.Host...), '"')
 		}
-		b = append(b, ";proto=http\r\n"...)
+		if c.ep.TLS {
+			b = append(b, ";proto=https\r\n"...)
+		} else {
+			b = append(b, ";proto=http\r\n"...)
+		}
 	}
 	return b
 }
@@ -201,6 +214,9 @@ func (c *conn) appendResponseFields(b []byte, dropCL bool) []byte {
 		if drops && rt.Response.Dropped(f.Name) {
 			continue
 		}
+		if len(c.ep.hsts) > 0 && h1.EqualFold(f.Name, "strict-transport-security") {
+			continue // the listener's policy replaces the backend's
+		}
 		b = append(b, f.Line...)
 		b = append(b, "\r\n"...)
 	}
@@ -214,6 +230,7 @@ func (c *conn) appendResponseHead(b []byte, frame int, keep bool) []byte {
 	b = c.appendStatusLine(b)
 	b = c.appendResponseFields(b, true)
 	b = c.route.Response.AppendSet(b) // the Set fields, then the Add fields
+	b = append(b, c.ep.hsts...)
 	if pool := c.route.Service.Pool; pool.StickyCookie() != "" && c.backend != nil && !pool.StickyFor(&c.pick, c.backend) {
 		b = append(b, "Set-Cookie: "...)
 		b = pool.AppendSetCookie(b, c.backend)
@@ -251,6 +268,30 @@ func appendFixedHead(b, head []byte, ops *router.HeaderOps) []byte {
 			}
 		}
 		b = append(b, line...)
+	}
+	return b
+}
+
+// isClientCertField reports the fields that carry a verified client certificate to backends: a
+// client must never send them itself.
+func isClientCertField(name []byte) bool {
+	switch len(name) {
+	case len(clientSubjectField):
+		return h1.EqualFold(name, clientSubjectField)
+	case len(clientFingerprintField):
+		return h1.EqualFold(name, clientFingerprintField)
+	}
+	return false
+}
+
+// appendFieldSafe appends v as a field value, with any byte that may not appear in one (a
+// certificate subject can hold anything) replaced by '?'.
+func appendFieldSafe(b, v []byte) []byte {
+	for _, ch := range v {
+		if ch < 0x20 && ch != '\t' || ch == 0x7f {
+			ch = '?'
+		}
+		b = append(b, ch)
 	}
 	return b
 }

@@ -69,6 +69,8 @@ type Route struct {
 	HostValue string
 	// MaxBody is the largest request body accepted, in bytes.
 	MaxBody int64
+	// RequireClientCert answers 403 to a request without a verified client certificate.
+	RequireClientCert bool
 	// Request and Response change the header fields.
 	Request  HeaderOps
 	Response HeaderOps

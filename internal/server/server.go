@@ -19,12 +19,13 @@ type ConnHandler interface {
 
 // Server accepts connections on its listeners.
 type Server struct {
-	h    ConnHandler
-	lns  []net.Listener
-	sem  chan struct{}
-	stop chan struct{} // closed by Shutdown
-	logf func(format string, args ...any)
-	wg   sync.WaitGroup
+	h     ConnHandler
+	lns   []net.Listener
+	serve []func(net.Conn) // per listener; nil entries use h.ServeConn
+	sem   chan struct{}
+	stop  chan struct{} // closed by Shutdown
+	logf  func(format string, args ...any)
+	wg    sync.WaitGroup
 
 	mu      sync.Mutex
 	closing bool
@@ -55,8 +56,13 @@ func New(h ConnHandler, lns []net.Listener, maxConns int, logf func(string, ...a
 	if maxConns <= 0 {
 		maxConns = 50000
 	}
-	return &Server{h: h, lns: lns, sem: make(chan struct{}, maxConns), stop: make(chan struct{}), logf: logf}
+	return &Server{h: h, lns: lns, serve: make([]func(net.Conn), len(lns)), sem: make(chan struct{}, maxConns),
+		stop: make(chan struct{}), logf: logf}
 }
+
+// ServeWith makes the connections of listener i go to serve instead of the handler's ServeConn:
+// for listeners with settings of their own (TLS, a redirect to https). Call it before Start.
+func (s *Server) ServeWith(i int, serve func(net.Conn)) { s.serve[i] = serve }
 
 // Addrs returns the listening addresses.
 func (s *Server) Addrs() []net.Addr {
@@ -69,13 +75,17 @@ func (s *Server) Addrs() []net.Addr {
 
 // Start runs an accept loop per listener in the background.
 func (s *Server) Start() {
-	for _, ln := range s.lns {
+	for i, ln := range s.lns {
+		serve := s.serve[i]
+		if serve == nil {
+			serve = s.h.ServeConn
+		}
 		s.wg.Add(1)
-		go s.accept(ln)
+		go s.accept(ln, serve)
 	}
 }
 
-func (s *Server) accept(ln net.Listener) {
+func (s *Server) accept(ln net.Listener, serve func(net.Conn)) {
 	defer s.wg.Done()
 	backoff := 5 * time.Millisecond
 	for {
@@ -100,7 +110,7 @@ func (s *Server) accept(ln net.Listener) {
 		backoff = 5 * time.Millisecond
 		go func() {
 			defer func() { <-s.sem }()
-			s.h.ServeConn(nc)
+			serve(nc)
 		}()
 	}
 }

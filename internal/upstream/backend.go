@@ -4,6 +4,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,10 @@ type Settings struct {
 	ConnectTimeout time.Duration
 	// ReadBuffer is the size of each connection's read buffer. Default 4 KiB.
 	ReadBuffer int
+	// TLS, when set, makes the backends https://: each connection runs a TLS handshake after its TCP
+	// connect, bounded by Dial's context and by ConnectTimeout. Build it with ClientTLS; its session
+	// cache is shared by the backends using it. Default nil: plain TCP.
+	TLS *tls.Config
 }
 
 // staleCheckAfter is the idle time after which a pooled connection is probed before reuse: a backend
@@ -47,9 +52,11 @@ type Backend struct {
 	limit   limiter      // concurrency limit and wait queue (limit.go); the zero value is unlimited
 
 	set    Settings
+	given  Settings // as passed to NewBackend, before defaults: what Settings returns
 	wd     *watchdog.Watchdog
 	clock  func() time.Time
 	dialer net.Dialer
+	tls    *tls.Config  // set.TLS for this backend (ServerName filled in), nil for plain TCP
 	open   atomic.Int64 // connections open, idle or busy
 
 	mu     sync.Mutex
@@ -59,18 +66,24 @@ type Backend struct {
 
 // NewBackend returns a backend for addr. wd enforces the deadlines of its connections.
 func NewBackend(addr string, set Settings, wd *watchdog.Watchdog, clock func() time.Time) *Backend {
+	given := set
 	if set.ReadBuffer <= 0 {
 		set.ReadBuffer = 4 << 10
 	}
-	return &Backend{
+	b := &Backend{
 		Weight:    1,
 		Addr:      addr,
 		AddrBytes: []byte(addr),
 		set:       set,
+		given:     given,
 		wd:        wd,
 		clock:     clock,
 		dialer:    net.Dialer{Timeout: set.ConnectTimeout, KeepAlive: 30 * time.Second},
 	}
+	if set.TLS != nil {
+		b.tls = backendTLS(set.TLS, addr)
+	}
+	return b
 }
 
 // Conn is a connection to a backend.
@@ -109,7 +122,7 @@ func (b *Backend) Get(probe bool) *Conn {
 		b.mu.Unlock()
 		idle := time.Duration(now - c.idleSince)
 		if idle >= b.set.IdleTimeout || (probe || idle >= staleCheckAfter) && !alive(c.Conn) {
-			c.Close()
+			c.close(true)
 			continue
 		}
 		c.Reused = true
@@ -117,11 +130,19 @@ func (b *Backend) Get(probe bool) *Conn {
 	}
 }
 
-// Dial opens a new connection.
+// Dial opens a new connection, and runs its TLS handshake for an https:// backend: ctx bounds
+// both. A backend certificate that does not verify fails the dial.
 func (b *Backend) Dial(ctx context.Context) (*Conn, error) {
 	nc, err := b.dialer.DialContext(ctx, "tcp", b.Addr)
 	if err != nil {
 		return nil, err
+	}
+	if b.tls != nil {
+		tc, err := b.handshake(ctx, nc)
+		if err != nil {
+			return nil, err
+		}
+		nc = tc
 	}
 	b.open.Add(1)
 	c := &Conn{Conn: nc, Backend: b}
@@ -143,7 +164,7 @@ func (b *Backend) Put(c *Conn) {
 	b.mu.Lock()
 	if b.closed || len(b.idle) >= b.set.MaxIdle {
 		b.mu.Unlock()
-		c.Close()
+		c.close(true)
 		return
 	}
 	// The least recently used connection sits at the bottom; it is the first to pass its idle timeout.
@@ -156,18 +177,27 @@ func (b *Backend) Put(c *Conn) {
 	b.idle = append(b.idle, c)
 	b.mu.Unlock()
 	if expired != nil {
-		expired.Close()
+		expired.close(true)
 	}
 }
 
-// Close closes the connection and stops watching it. Only the first call has an effect.
-func (c *Conn) Close() error {
+// Close closes the connection and stops watching it. Only the first call has an effect. A TLS
+// connection is closed without a close_notify alert: Close may come mid-exchange, from a backend
+// that stopped reading, where crypto/tls would block up to 5 s writing the alert.
+func (c *Conn) Close() error { return c.close(false) }
+
+// close is Close; notify sends a TLS connection's close_notify first. Only for idle connections,
+// whose send buffer is empty: the alert cannot block.
+func (c *Conn) close(notify bool) error {
 	if c.closed {
 		return nil
 	}
 	c.closed = true
 	c.DL.Unregister()
 	c.Backend.open.Add(-1)
+	if tc, ok := c.Conn.(*tls.Conn); ok && !notify {
+		return tc.NetConn().Close()
+	}
 	return c.Conn.Close()
 }
 
@@ -198,7 +228,7 @@ func (b *Backend) Reap() {
 	}
 	b.mu.Unlock()
 	for _, c := range old {
-		c.Close()
+		c.close(true)
 	}
 }
 
@@ -210,6 +240,6 @@ func (b *Backend) CloseIdle() {
 	b.closed = true
 	b.mu.Unlock()
 	for _, c := range idle {
-		c.Close()
+		c.close(true)
 	}
 }

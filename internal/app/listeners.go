@@ -1,0 +1,104 @@
+package app
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/proxy"
+	"github.com/gatehouse-proxy/gatehouse/internal/server"
+	"github.com/gatehouse-proxy/gatehouse/internal/tlsterm"
+)
+
+// certReloadInterval is how often TLS listeners look for changed certificate files.
+const certReloadInterval = 2 * time.Second
+
+// listenerSetup is what serving one listener takes beyond its socket.
+type listenerSetup struct {
+	ep   *proxy.Endpoint
+	term *tlsterm.Terminator // nil for a plain listener
+}
+
+// setupListener builds the endpoint (and the TLS terminator) of a listener's config.
+func setupListener(l *config.Listener, logf func(string, ...any)) (*listenerSetup, error) {
+	ep := proxy.Endpoint{RedirectHTTPS: l.RedirectToHTTPS, HTTPSPort: l.HTTPSPort}
+	st := &listenerSetup{}
+	if t := l.TLS; t != nil {
+		o := tlsterm.Options{
+			MinVersion:     tls.VersionTLS12,
+			SessionTickets: t.SessionTickets == nil || *t.SessionTickets,
+			ReloadInterval: certReloadInterval,
+			Logf:           logf,
+		}
+		if t.MinVersion == "1.3" {
+			o.MinVersion = tls.VersionTLS13
+		}
+		for _, c := range t.Certificates {
+			o.Certificates = append(o.Certificates, tlsterm.CertFiles{CertFile: c.CertFile, KeyFile: c.KeyFile})
+		}
+		suites, err := tlsterm.ParseCipherSuites(t.CipherSuites)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+		}
+		o.CipherSuites = suites
+		if ca := t.ClientAuth; ca != nil {
+			o.ClientAuth, o.ClientCAFile = tlsterm.ClientAuthRequire, ca.CAFile
+			if ca.Mode == "request" {
+				o.ClientAuth = tlsterm.ClientAuthRequest
+			}
+		}
+		term, err := tlsterm.New(o)
+		if err != nil {
+			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+		}
+		st.term = term
+		ep.TLS = true
+		if h := t.HSTS; h != nil {
+			ep.HSTS = proxy.HSTSValue(int64(time.Duration(h.MaxAge)/time.Second), h.IncludeSubdomains, h.Preload)
+		}
+	}
+	var err error
+	if st.ep, err = proxy.NewEndpoint(ep); err != nil {
+		if st.term != nil {
+			st.term.Close()
+		}
+		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
+	}
+	return st, nil
+}
+
+// serveListeners opens the listeners of cfg with their TLS and endpoint settings.
+func (a *App) serveListeners(cfg *config.Config, h *proxy.Handler) (*server.Server, error) {
+	setups := make([]*listenerSetup, len(cfg.Listeners))
+	for i := range cfg.Listeners {
+		st, err := setupListener(&cfg.Listeners[i], a.opts.Logf)
+		if err != nil {
+			return nil, err
+		}
+		setups[i] = st
+		if st.term != nil {
+			a.terms = append(a.terms, st.term)
+		}
+	}
+	addrs := make([]string, len(cfg.Listeners))
+	for i, l := range cfg.Listeners {
+		addrs[i] = l.Address
+	}
+	lns, err := server.Listen(addrs)
+	if err != nil {
+		return nil, err
+	}
+	for i, st := range setups {
+		if st.term != nil {
+			lns[i] = tls.NewListener(lns[i], st.term.Config())
+		}
+	}
+	srv := server.New(h, lns, cfg.Server.MaxConnections, a.opts.Logf)
+	for i, st := range setups {
+		ep := st.ep
+		srv.ServeWith(i, func(nc net.Conn) { h.ServeConnOn(nc, ep) })
+	}
+	return srv, nil
+}

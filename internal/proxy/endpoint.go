@@ -1,0 +1,97 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/router"
+)
+
+// Endpoint says how the connections of one listener are served.
+type Endpoint struct {
+	// TLS is set on a listener whose connections are *tls.Conn: requests are https.
+	TLS bool
+	// RedirectHTTPS answers every request with a 308 to the same URL over https on HTTPSPort.
+	RedirectHTTPS bool
+	// HTTPSPort is where RedirectHTTPS sends clients; 443 (or 0) is left out of the URL.
+	HTTPSPort int
+	// HSTS is the Strict-Transport-Security value sent on every answer; empty for none.
+	HSTS string
+
+	redirect *router.Table // one route answering every request with the redirect, for RedirectHTTPS
+	hsts     []byte
+}
+
+// plainEndpoint serves connections handed to ServeConn: plain HTTP, nothing added.
+var plainEndpoint = &Endpoint{}
+
+// prepare compiles what the endpoint needs per request.
+func (ep *Endpoint) prepare() error {
+	ep.hsts = nil
+	if ep.HSTS != "" {
+		ep.hsts = []byte("Strict-Transport-Security: " + ep.HSTS + "\r\n")
+	}
+	ep.redirect = nil
+	if ep.RedirectHTTPS {
+		port := ep.HTTPSPort
+		if port == 443 {
+			port = 0
+		}
+		rt := &router.Route{Name: "redirect-to-https", Redirect: &router.Redirect{Status: 308, Scheme: "https", Port: port}}
+		t := router.NewTable([]*router.Route{rt})
+		if err := t.Err(); err != nil {
+			return fmt.Errorf("redirect to https on port %d: %w", ep.HTTPSPort, err)
+		}
+		ep.redirect = t
+	}
+	return nil
+}
+
+// HSTSValue writes a Strict-Transport-Security value.
+func HSTSValue(maxAgeSeconds int64, includeSubdomains, preload bool) string {
+	v := "max-age=" + strconv.FormatInt(maxAgeSeconds, 10)
+	if includeSubdomains {
+		v += "; includeSubDomains"
+	}
+	if preload {
+		v += "; preload"
+	}
+	return v
+}
+
+// Fields gatehouse writes for a verified client certificate, and always removes from requests.
+const (
+	clientSubjectField     = "x-client-cert-subject"
+	clientFingerprintField = "x-client-cert-fingerprint"
+)
+
+// clientCert reads the connection's verified client certificate, once per connection, after the
+// handshake (which the first read completed).
+func (c *conn) clientCert() {
+	if c.certChecked {
+		return
+	}
+	c.certChecked = true
+	c.certSubject, c.certFingerprint = c.certSubject[:0], c.certFingerprint[:0]
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return
+	}
+	cs := tc.ConnectionState()
+	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) == 0 {
+		return
+	}
+	leaf := cs.VerifiedChains[0][0]
+	sum := sha256.Sum256(leaf.Raw)
+	c.certSubject = append(c.certSubject, leaf.Subject.String()...)
+	c.certFingerprint = hex.AppendEncode(c.certFingerprint, sum[:])
+}
+
+// hasClientCert reports whether the client presented a verified certificate.
+func (c *conn) hasClientCert() bool {
+	c.clientCert()
+	return len(c.certFingerprint) > 0
+}

@@ -1,0 +1,135 @@
+package tlsterm
+
+import (
+	"crypto/tls"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ParseCipherSuites turns Go cipher suite names (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ...)
+// into IDs for Options.CipherSuites. Only Go's secure TLS 1.2 suites are accepted; an insecure
+// suite, a TLS 1.3 suite (not configurable) or an unknown name is an error that says which and
+// suggests the nearest valid name. Surrounding spaces are ignored and duplicates dropped; no names
+// give nil (Go's defaults).
+func ParseCipherSuites(names []string) ([]uint16, error) {
+	var ids []uint16
+	for _, raw := range names {
+		name := strings.TrimSpace(raw)
+		id, err := parseSuite(name)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, nil
+}
+
+func parseSuite(name string) (uint16, error) {
+	var secure []string
+	for _, cs := range tls.CipherSuites() {
+		if !slices.Contains(cs.SupportedVersions, tls.VersionTLS12) {
+			if cs.Name == name {
+				return 0, fmt.Errorf("tls: %s is a TLS 1.3 cipher suite; TLS 1.3 suites are not configurable, list only TLS 1.2 ones", name)
+			}
+			continue
+		}
+		if cs.Name == name {
+			return cs.ID, nil
+		}
+		secure = append(secure, cs.Name)
+	}
+	for _, cs := range tls.InsecureCipherSuites() {
+		if cs.Name == name {
+			return 0, fmt.Errorf("tls: cipher suite %s is insecure and not offered; secure TLS 1.2 suites: %s", name, strings.Join(secure, ", "))
+		}
+	}
+	hint := ""
+	if near := nearest(name, secure); near != "" {
+		hint = fmt.Sprintf(" did you mean %s?", near)
+	}
+	return 0, fmt.Errorf("tls: unknown cipher suite %q;%s secure TLS 1.2 suites: %s", name, hint, strings.Join(secure, ", "))
+}
+
+// nearest is the candidate closest to name by edit distance (ignoring case), or "" when none is
+// close enough to be a likely typo.
+func nearest(name string, candidates []string) string {
+	up := strings.ToUpper(name)
+	best, bestD := "", len(up)/3+1
+	for _, c := range candidates {
+		if d := editDistance(up, c); d < bestD {
+			best, bestD = c, d
+		}
+		if strings.TrimPrefix(c, "TLS_") == up {
+			return c
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// checkSuites refuses IDs that are not secure TLS 1.2 suites.
+func checkSuites(ids []uint16) error {
+	for _, id := range ids {
+		ok := false
+		for _, cs := range tls.CipherSuites() {
+			if cs.ID == id && slices.Contains(cs.SupportedVersions, tls.VersionTLS12) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return fmt.Errorf("tls: cipher suite %s is not a secure TLS 1.2 suite; see ParseCipherSuites", tls.CipherSuiteName(id))
+		}
+	}
+	return nil
+}
+
+// ParseMinVersion turns a configured minimum version, "1.2" or "1.3", into a tls.VersionTLS1x
+// constant for Options.MinVersion; "" gives 0 (the default, TLS 1.2).
+func ParseMinVersion(s string) (uint16, error) {
+	switch strings.TrimSpace(s) {
+	case "":
+		return 0, nil
+	case "1.2":
+		return tls.VersionTLS12, nil
+	case "1.3":
+		return tls.VersionTLS13, nil
+	}
+	return 0, fmt.Errorf("tls: minimum version %q is not supported; write 1.2 or 1.3", s)
+}
+
+// ParseClientAuthMode turns a configured mode, "request" or "require" ("" or "none" for
+// ClientAuthNone), into a ClientAuthMode.
+func ParseClientAuthMode(s string) (ClientAuthMode, error) {
+	switch strings.TrimSpace(s) {
+	case "", "none":
+		return ClientAuthNone, nil
+	case "request":
+		return ClientAuthRequest, nil
+	case "require":
+		return ClientAuthRequire, nil
+	}
+	return ClientAuthNone, fmt.Errorf("tls: unknown client auth mode %q; write request (verify a certificate when sent) or require", s)
+}
