@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/gatehouse-proxy/gatehouse/internal/acmetest"
 )
 
-// End-to-end tests against Pebble (pebble_test.go). They cannot run in parallel: Pebble is
-// configured through environment variables (t.Setenv).
+// End-to-end tests against Pebble (acmetest), with a site (site_test.go) answering the
+// challenges. They cannot run in parallel: Pebble is configured through environment variables
+// (t.Setenv).
 
 // A certificate is obtained at Start through each challenge type alone, answered by the
 // listeners the way gatehouse's will answer, and then served for its name, valid for it.
@@ -43,7 +45,7 @@ func TestIssue(t *testing.T) {
 				}
 			}
 
-			leaf, err := e.site.handshake(tt.host, e.ca.roots)
+			leaf, err := e.site.handshake(tt.host, e.ca.Roots())
 			if err != nil {
 				t.Fatalf("handshake for %s: %v", tt.host, err)
 			}
@@ -53,7 +55,7 @@ func TestIssue(t *testing.T) {
 			if got := served(t, m, tt.host); got.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
 				t.Fatalf("GetCertificate serves serial %v, the listener %v", got.SerialNumber, leaf.SerialNumber)
 			}
-			if n := e.ca.orders.Load(); n != 1 {
+			if n := e.ca.Orders(); n != 1 {
 				t.Fatalf("%d orders; want 1", n)
 			}
 			httpAnswers, alpnHellos := e.site.httpAnswers.Load(), e.site.alpnHellos.Load()
@@ -104,14 +106,14 @@ func TestRenewal(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("certificate not renewed (%d orders)", e.ca.orders.Load())
+			t.Fatalf("certificate not renewed (%d orders)", e.ca.Orders())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if n := e.ca.orders.Load(); n < 2 {
+	if n := e.ca.Orders(); n < 2 {
 		t.Fatalf("%d orders; want the first and a renewal", n)
 	}
-	leaf, err := e.site.handshake(host, e.ca.roots)
+	leaf, err := e.site.handshake(host, e.ca.Roots())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestOnDemand(t *testing.T) {
 	cfg := e.config()
 	cfg.OnDemand = &OnDemand{Allow: []string{"*.od.test", "Exact.test"}}
 	m := e.start(cfg, nil)
-	if e.ca.orders.Load() != 0 {
+	if e.ca.Orders() != 0 {
 		t.Fatal("an order before any handshake")
 	}
 
@@ -150,13 +152,13 @@ func TestOnDemand(t *testing.T) {
 	seen := map[string]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := e.ca.orders.Load()
-			leaf, err := e.site.handshake(tt.host, e.ca.roots)
+			before := e.ca.Orders()
+			leaf, err := e.site.handshake(tt.host, e.ca.Roots())
 			wantOrders := before
 			if tt.allowed && !seen[tt.host] {
 				wantOrders++
 			}
-			if got := e.ca.orders.Load(); got != wantOrders {
+			if got := e.ca.Orders(); got != wantOrders {
 				t.Fatalf("%d orders after the handshake; want %d", got, wantOrders)
 			}
 			if !tt.allowed {
@@ -203,7 +205,7 @@ func TestStorageReuse(t *testing.T) {
 	first := e.start(cfg, nil)
 	want := served(t, first, host).SerialNumber
 	first.Stop()
-	if n := e.ca.orders.Load(); n != 1 {
+	if n := e.ca.Orders(); n != 1 {
 		t.Fatalf("%d orders; want 1", n)
 	}
 	certs, err := filepath.Glob(filepath.Join(cfg.StorageDir, "certificates", "*", host, host+".crt"))
@@ -231,7 +233,7 @@ func TestStorageReuse(t *testing.T) {
 		}
 		m.Stop()
 	})
-	if n := e.ca.orders.Load(); n != 1 {
+	if n := e.ca.Orders(); n != 1 {
 		t.Fatalf("%d orders; want still 1", n)
 	}
 }
@@ -256,13 +258,14 @@ func TestStartPending(t *testing.T) {
 	}
 }
 
-// Start gives up waiting when its context ends, and says which names are still pending.
+// Start gives up waiting when its context ends, and says which names are still pending. The
+// storage is in memory: the attempt in flight may still take locks after Stop returns, which
+// would race with the removal of a t.TempDir.
 func TestStartContextEnds(t *testing.T) {
 	m, err := New(Config{
-		Directory:  "https://127.0.0.1:1/dir", // refused: the attempt fails, retried in a minute
-		StorageDir: t.TempDir(),
-		Names:      []string{"ctx.pending.test"},
-	}, nil, newTestWriter(t).logf)
+		Directory: "https://127.0.0.1:1/dir", // refused: the attempt fails, retried in a minute
+		Names:     []string{"ctx.pending.test"},
+	}, newMemStorage(), acmetest.Logf(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -168,6 +168,10 @@ func (m *Manager) Start(ctx context.Context) error {
 	return m.outcome(ctx)
 }
 
+// CheckStorage tells whether the storage can keep certificates (Start checks it too): for a
+// caller that wants to refuse to start rather than log that certificates cannot be kept.
+func (m *Manager) CheckStorage(ctx context.Context) error { return m.checkStorage(ctx) }
+
 // checkStorage writes, reads back and deletes a probe key, so that a storage that cannot keep
 // what an issuance costs is found before any order.
 func (m *Manager) checkStorage(ctx context.Context) error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
+	"github.com/gatehouse-proxy/gatehouse/internal/acme"
 	"github.com/gatehouse-proxy/gatehouse/internal/admin"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/gateway"
@@ -47,6 +48,7 @@ type App struct {
 	log     *accesslog.Logger
 	logC    io.Closer
 	terms   []*tlsterm.Terminator // certificate stores of TLS listeners
+	acme    *acme.Manager         // automatic certificates; nil without an acme section
 	stop    chan struct{}
 	done    sync.WaitGroup
 
@@ -115,6 +117,12 @@ func Start(cfg *config.Config, o Options) (*App, error) {
 			return fail(fmt.Errorf("admin listener: %w", err))
 		}
 	}
+	if a.acme, err = startACME(cfg.ACME, o.Logf); err != nil {
+		if a.admin != nil {
+			a.admin.Shutdown(context.Background())
+		}
+		return fail(err)
+	}
 	if a.srv, err = a.serveListeners(cfg, a.handler); err != nil {
 		if a.admin != nil {
 			a.admin.Shutdown(context.Background())
@@ -122,6 +130,10 @@ func Start(cfg *config.Config, o Options) (*App, error) {
 		return fail(err)
 	}
 	a.srv.Start()
+	if a.acme != nil {
+		a.done.Add(1)
+		go a.obtainCertificates()
+	}
 	a.done.Add(1)
 	go a.reap()
 	if o.Path != "" && o.WatchInterval > 0 {
@@ -191,6 +203,9 @@ func (a *App) shutdown(ctx context.Context) error {
 }
 
 func (a *App) release() {
+	if a.acme != nil {
+		a.acme.Stop()
+	}
 	for _, t := range a.terms {
 		t.Close()
 	}

@@ -278,3 +278,32 @@ func TestE2EHTTPSBackend(t *testing.T) {
 		})
 	}
 }
+
+// An acme storage directory that cannot be written stops the start with the reason, rather than
+// leaving gatehouse up without ever getting certificates.
+func TestStartRefusesUnusableACMEStorage(t *testing.T) {
+	t.Parallel()
+	file := t.TempDir() + "/not-a-directory"
+	tlstest.WriteFile(t, file, []byte("x"))
+	src := fmt.Sprintf(`listeners:
+  - address: 127.0.0.1:1
+    tls: {acme: true}
+admin: {address: "off"}
+access_log: {output: "off"}
+acme: {names: [shop.test], storage_dir: %q, directory: "https://127.0.0.1:9/dir"}
+routes: [{respond: {}}]
+`, file+"/acme")
+	cfg, err := config.Parse([]byte(src), "acme.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listeners[0].Address = "127.0.0.1:0"
+	a, err := Start(cfg, Options{Logf: t.Logf})
+	if err == nil {
+		a.Shutdown(context.Background())
+		t.Fatal("Start succeeded with a storage directory under a file")
+	}
+	if !strings.Contains(err.Error(), "not-a-directory") {
+		t.Errorf("error %q does not name the storage path", err)
+	}
+}

@@ -1,11 +1,13 @@
 package app
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/acme"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
 	"github.com/gatehouse-proxy/gatehouse/internal/proxy"
 	"github.com/gatehouse-proxy/gatehouse/internal/server"
@@ -22,8 +24,11 @@ type listenerSetup struct {
 }
 
 // setupListener builds the endpoint (and the TLS terminator) of a listener's config.
-func setupListener(l *config.Listener, logf func(string, ...any)) (*listenerSetup, error) {
+func setupListener(l *config.Listener, am *acme.Manager, logf func(string, ...any)) (*listenerSetup, error) {
 	ep := proxy.Endpoint{RedirectHTTPS: l.RedirectToHTTPS, HTTPSPort: l.HTTPSPort}
+	if am != nil && l.TLS == nil {
+		ep.ACMEChallenge = am.HTTPChallenge
+	}
 	st := &listenerSetup{}
 	if t := l.TLS; t != nil {
 		o := tlsterm.Options{
@@ -43,6 +48,10 @@ func setupListener(l *config.Listener, logf func(string, ...any)) (*listenerSetu
 			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 		}
 		o.CipherSuites = suites
+		if t.ACME && am != nil {
+			o.GetCertificate = am.GetCertificate
+			o.NextProtos = append([]string{"http/1.1"}, am.TLSALPNProtos()...)
+		}
 		if ca := t.ClientAuth; ca != nil {
 			o.ClientAuth, o.ClientCAFile = tlsterm.ClientAuthRequire, ca.CAFile
 			if ca.Mode == "request" {
@@ -73,7 +82,7 @@ func setupListener(l *config.Listener, logf func(string, ...any)) (*listenerSetu
 func (a *App) serveListeners(cfg *config.Config, h *proxy.Handler) (*server.Server, error) {
 	setups := make([]*listenerSetup, len(cfg.Listeners))
 	for i := range cfg.Listeners {
-		st, err := setupListener(&cfg.Listeners[i], a.opts.Logf)
+		st, err := setupListener(&cfg.Listeners[i], a.acme, a.opts.Logf)
 		if err != nil {
 			return nil, err
 		}
@@ -101,4 +110,53 @@ func (a *App) serveListeners(cfg *config.Config, h *proxy.Handler) (*server.Serv
 		srv.ServeWith(i, func(nc net.Conn) { h.ServeConnOn(nc, ep) })
 	}
 	return srv, nil
+}
+
+// startACME makes the certificate manager of the config's acme section (nil without one).
+func startACME(c *config.ACME, logf func(string, ...any)) (*acme.Manager, error) {
+	if c == nil {
+		return nil, nil
+	}
+	ac := acme.Config{
+		Email: c.Email, Directory: c.Directory, CARoot: c.CARoot, StorageDir: c.StorageDir,
+		Names: c.Names, Challenges: c.Challenges, RenewBefore: time.Duration(c.RenewBefore),
+		HTTPPort: c.HTTPPort, TLSALPNPort: c.TLSALPNPort,
+	}
+	if c.OnDemand != nil {
+		ac.OnDemand = &acme.OnDemand{Allow: c.OnDemand.Allow}
+	}
+	m, err := acme.New(ac, nil, logf)
+	if err != nil {
+		return nil, err
+	}
+	// A storage that cannot keep certificates is a reason not to start, not a log line.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.CheckStorage(ctx); err != nil {
+		m.Stop()
+		return nil, err
+	}
+	return m, nil
+}
+
+// acmeStartTimeout bounds the wait for the first attempt at every certificate at start; the
+// manager goes on retrying in the background after it.
+const acmeStartTimeout = 2 * time.Minute
+
+// obtainCertificates runs the ACME manager's first round in the background, once the listeners
+// answer challenges.
+func (a *App) obtainCertificates() {
+	defer a.done.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), acmeStartTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-a.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := a.acme.Start(ctx); err != nil {
+		a.opts.Logf("%v", err) // the manager's errors start with "acme: "
+	}
 }

@@ -85,7 +85,7 @@ func (a *App) reload() error {
 // keepStatic copies the sections that a reload does not apply from the running config old into
 // the new config cfg.
 func keepStatic(cfg, old *config.Config) {
-	cfg.Listeners, cfg.Admin, cfg.Server, cfg.AccessLog = old.Listeners, old.Admin, old.Server, old.AccessLog
+	cfg.Listeners, cfg.Admin, cfg.Server, cfg.AccessLog, cfg.ACME = old.Listeners, old.Admin, old.Server, old.AccessLog, old.ACME
 }
 
 // staticChanges names the sections of the static config that differ between two configs.
@@ -99,6 +99,7 @@ func staticChanges(old, cur *config.Config) []string {
 		{"admin", old.Admin, cur.Admin},
 		{"server", old.Server, cur.Server},
 		{"access_log", old.AccessLog, cur.AccessLog},
+		{"acme", old.ACME, cur.ACME},
 	} {
 		if !reflect.DeepEqual(s.a, s.b) {
 			out = append(out, s.name)

@@ -83,7 +83,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "top level list", src: "- a\n- b\n", wantLine: 1, wantMsg: "the config must be a mapping of sections"},
 		{name: "top level scalar", src: "hello\n", wantLine: 1, wantMsg: "the config must be a mapping of sections"},
 		{name: "unknown top-level field", src: lines("listners:", "  - address: :80"), wantLine: 1, wantPath: "listners",
-			wantMsg: `unknown field "listners"; did you mean "listeners"? valid fields here: listeners, server, admin, access_log, forwarded, routes, upstreams`},
+			wantMsg: `unknown field "listners"; did you mean "listeners"? valid fields here: listeners, server, admin, access_log, acme, forwarded, routes, upstreams`},
 		{name: "unknown field with suggestion", src: lines(append(minimalLines, "    upstrem: x")...), wantLine: 5, wantPath: "routes[0].upstrem",
 			wantMsg: `unknown field "upstrem"; did you mean "upstream"? valid fields here: name, match, upstream, respond,`},
 		{name: "unknown field without suggestion", src: lines(append(minimalLines, "    weight: 3")...), wantLine: 5, wantPath: "routes[0].weight",

@@ -18,6 +18,8 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// AccessLog says where the JSON-lines access log goes.
 	AccessLog AccessLog `yaml:"access_log"`
+	// ACME obtains and renews certificates automatically for TLS listeners with tls.acme.
+	ACME *ACME `yaml:"acme"`
 	// Forwarded controls X-Forwarded-* and Forwarded (RFC 7239) headers sent to backends.
 	Forwarded Forwarded `yaml:"forwarded"`
 	// Routes are matched most specific first (see docs/configuration.md, "Route precedence"): exact
@@ -69,6 +71,48 @@ type ListenerTLS struct {
 	ClientAuth *ClientAuth `yaml:"client_auth"`
 	// HSTS sends Strict-Transport-Security on every response of this listener. Default: none.
 	HSTS *HSTS `yaml:"hsts"`
+	// ACME serves the certificates of the top-level acme section on this listener (before the
+	// certificate files, which then may be left out). Default false.
+	ACME bool `yaml:"acme"`
+}
+
+// ACME configures automatic certificates (RFC 8555): obtained at start for Names, on demand for
+// names OnDemand allows, renewed ahead of expiry, kept in StorageDir.
+type ACME struct {
+	// Email is the ACME account's contact address. Optional.
+	Email string `yaml:"email"`
+	// Directory is the CA's ACME directory URL. Default: Let's Encrypt production,
+	// https://acme-v02.api.letsencrypt.org/directory (staging:
+	// https://acme-staging-v02.api.letsencrypt.org/directory). Using it means agreeing to the CA's
+	// terms of service.
+	Directory string `yaml:"directory"`
+	// CARoot is a PEM file of roots to trust for the directory's own TLS (a private CA). Default:
+	// the system roots.
+	CARoot string `yaml:"ca_root"`
+	// StorageDir keeps accounts, certificates and keys. Default: $XDG_DATA_HOME/gatehouse/acme or
+	// ~/.local/share/gatehouse/acme.
+	StorageDir string `yaml:"storage_dir"`
+	// Names are the host names to obtain certificates for at start. Wildcards need DNS-01, which is
+	// not offered.
+	Names []string `yaml:"names"`
+	// OnDemand lets a handshake for an allowed name obtain its certificate then.
+	OnDemand *ACMEOnDemand `yaml:"on_demand"`
+	// Challenges are the challenge types the CA may use: http-01 (answered on the plain
+	// listeners) and tls-alpn-01 (on the TLS listeners). Default: both.
+	Challenges []string `yaml:"challenges"`
+	// RenewBefore renews a certificate this long before it expires. Default: when a third of its
+	// lifetime is left.
+	RenewBefore Duration `yaml:"renew_before"`
+	// HTTPPort and TLSALPNPort are the ports the CA connects to for its challenges. Default 80 and
+	// 443; other values only make sense for a test CA.
+	HTTPPort    int `yaml:"http_port"`
+	TLSALPNPort int `yaml:"tls_alpn_port"`
+}
+
+// ACMEOnDemand limits on-demand issuance.
+type ACMEOnDemand struct {
+	// Allow lists the names (exact or *.example.com) a certificate may be obtained for. Required.
+	Allow []string `yaml:"allow"`
 }
 
 // CertFiles is a certificate chain and its private key, both PEM files.

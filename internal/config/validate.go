@@ -41,6 +41,7 @@ func Validate(c *Config) Errors {
 	v := &validator{c: c, file: fileName(c.Source)}
 	v.listeners()
 	v.listenerTLS()
+	v.acme()
 	v.admin()
 	v.server()
 	if c.AccessLog.Output == "" {
@@ -100,8 +101,11 @@ func (v *validator) listenerTLS() {
 		if l.RedirectToHTTPS {
 			v.errorf(p+".redirect_to_https", "a TLS listener already serves https; redirect_to_https belongs on a plain listener")
 		}
-		if len(t.Certificates) == 0 {
-			v.errorf(p+".tls.certificates", "a TLS listener needs at least one certificate; add certificates: [{cert_file: ..., key_file: ...}]")
+		if len(t.Certificates) == 0 && !t.ACME {
+			v.errorf(p+".tls.certificates", "a TLS listener needs at least one certificate; add certificates: [{cert_file: ..., key_file: ...}], or acme: true with a top-level acme section")
+		}
+		if t.ACME && v.c.ACME == nil {
+			v.errorf(p+".tls.acme", "acme: true needs the top-level acme section (names, email, ...)")
 		}
 		for j, c := range t.Certificates {
 			cp := fmt.Sprintf("%s.tls.certificates[%d]", p, j)
@@ -152,6 +156,126 @@ func (v *validator) listenerTLS() {
 			}
 		}
 	}
+}
+
+// acme checks the acme section the way the certificate manager will when gatehouse starts, so
+// that a config that validates does not then fail to start over it.
+func (v *validator) acme() {
+	a := v.c.ACME
+	if a == nil {
+		return
+	}
+	used := false
+	for _, l := range v.c.Listeners {
+		used = used || l.TLS != nil && l.TLS.ACME
+	}
+	if !used {
+		v.errorf("acme", "no TLS listener uses acme; add acme: true to a listener's tls section")
+	}
+	if len(a.Names) == 0 && a.OnDemand == nil {
+		path := "acme"
+		if v.written("acme.names") { // names: [], or not a list (reported by the decoder)
+			path = "acme.names"
+		}
+		v.errorf(path, "acme needs names to obtain certificates for, or on_demand")
+	}
+	if e := a.Email; e != "" {
+		if at := strings.IndexByte(e, '@'); at < 1 || at == len(e)-1 || strings.Count(e, "@") != 1 || strings.ContainsAny(e, " \t<>,;:\"") {
+			v.errorf("acme.email", "email %q is not an address; write one such as ops@example.com, or leave it out", e)
+		}
+	}
+	if d := a.Directory; d != "" {
+		if u, err := url.Parse(d); err != nil || u.Scheme != "https" || u.Host == "" {
+			v.errorf("acme.directory", "directory %q must be an https:// URL, such as https://acme-staging-v02.api.letsencrypt.org/directory; leave it out for Let's Encrypt", d)
+		}
+	}
+	for i, n := range a.Names {
+		if msg := checkACMEName(n); msg != "" {
+			v.errorf(fmt.Sprintf("acme.names[%d]", i), "%s", msg)
+		}
+	}
+	if od := a.OnDemand; od != nil {
+		if len(od.Allow) == 0 {
+			v.errorf("acme.on_demand.allow", "allow must list the names (or *.example.com patterns) that may get a certificate on demand; an empty list would let anyone make gatehouse ask for certificates")
+		}
+		for i, p := range od.Allow {
+			pat := strings.TrimSpace(p)
+			rest, wild := strings.CutPrefix(pat, "*.")
+			switch {
+			case strings.Contains(rest, "*"):
+				v.errorf(fmt.Sprintf("acme.on_demand.allow[%d]", i), "pattern %q: a wildcard may only start a pattern, as *. in *.example.com", p)
+			case !wild:
+				if msg := checkACMEName(pat); msg != "" {
+					v.errorf(fmt.Sprintf("acme.on_demand.allow[%d]", i), "%s; a pattern is written *.example.com", msg)
+				}
+			default:
+				if msg := dnsNameProblem(strings.TrimSuffix(rest, ".")); msg != "" {
+					v.errorf(fmt.Sprintf("acme.on_demand.allow[%d]", i), "pattern %q: %s", p, msg)
+				}
+			}
+		}
+	}
+	for i, c := range a.Challenges {
+		if c != "http-01" && c != "tls-alpn-01" {
+			v.errorf(fmt.Sprintf("acme.challenges[%d]", i), "unknown challenge %q; write http-01 or tls-alpn-01 (dns-01 is not offered)", c)
+		}
+	}
+	if a.RenewBefore == 0 && v.written("acme.renew_before") {
+		v.errorf("acme.renew_before", "renew_before must be greater than 0; %s, or leave it out to renew when a third of a certificate's lifetime is left", durationHint)
+	}
+	for _, f := range []struct {
+		name string
+		port int
+	}{{"http_port", a.HTTPPort}, {"tls_alpn_port", a.TLSALPNPort}} {
+		if f.port < 0 || f.port > 65535 || f.port == 0 && v.written("acme."+f.name) {
+			v.errorf("acme."+f.name, "%s %d is out of range; write a port number from 1 to 65535", f.name, f.port)
+		}
+	}
+}
+
+// checkACMEName says why name cannot get a certificate from an ACME CA by HTTP-01 or
+// TLS-ALPN-01, or returns "". Case (ASCII only) and a trailing dot do not matter.
+func checkACMEName(name string) string {
+	n := strings.TrimSuffix(strings.TrimSpace(name), ".")
+	if strings.Contains(n, "*") {
+		return fmt.Sprintf("wildcard %q needs the DNS-01 challenge, which gatehouse does not offer; list the names, or allow them with on_demand", name)
+	}
+	if _, err := netip.ParseAddr(strings.Trim(n, "[]")); err == nil {
+		return fmt.Sprintf("%q is an IP address; ACME certificates here are for DNS names", name)
+	}
+	if msg := dnsNameProblem(n); msg != "" {
+		return fmt.Sprintf("name %q: %s", name, msg)
+	}
+	return ""
+}
+
+// dnsNameProblem says why name is not a fully qualified DNS host name (ASCII letters, digits and
+// '-', parts of 1 to 63 characters, 253 at most, at least two parts), or returns "".
+func dnsNameProblem(name string) string {
+	switch {
+	case name == "":
+		return "empty name"
+	case len(name) > 253:
+		return "longer than 253 characters"
+	}
+	labels := strings.Split(name, ".")
+	for _, label := range labels {
+		if label == "" || len(label) > 63 {
+			return "each dot-separated part must be 1 to 63 characters"
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return "a part may not start or end with '-'"
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Sprintf("character %q is not allowed: use letters, digits and '-' (internationalized names in punycode, xn--...)", c)
+			}
+		}
+	}
+	if len(labels) < 2 {
+		return "a single part; a CA issues certificates only for fully qualified names such as example.com"
+	}
+	return ""
 }
 
 func (v *validator) admin() {

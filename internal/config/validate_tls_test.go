@@ -98,7 +98,7 @@ func TestValidateTLS(t *testing.T) {
 
 		// listeners[].tls.certificates
 		{name: "tls written empty", src: listenerCfg("    tls:"), wantLine: 4, wantPath: "listeners[0].tls.certificates",
-			wantMsg: "a TLS listener needs at least one certificate; add certificates: [{cert_file: ..., key_file: ...}]"},
+			wantMsg: "a TLS listener needs at least one certificate; add certificates: [{cert_file: ..., key_file: ...}], or acme: true with a top-level acme section"},
 		{name: "tls without certificates", src: listenerCfg("    tls: {min_version: 1.3}"), wantLine: 4, wantPath: "listeners[0].tls.certificates",
 			wantMsg: "a TLS listener needs at least one certificate"},
 		{name: "no certificate", src: listenerCfg("    tls:", "      certificates: []"), wantLine: 5, wantPath: "listeners[0].tls.certificates",
@@ -115,7 +115,7 @@ func TestValidateTLS(t *testing.T) {
 		{name: "certificate file misspelt", src: listenerCfg("    tls:", "      certificates: [{cert_fiel: a.pem, key_file: a.key}]"), wantLine: 5,
 			wantPath: "listeners[0].tls.certificates[0].cert_fiel", wantMsg: `unknown field "cert_fiel"; did you mean "cert_file"? valid fields here: cert_file, key_file`},
 		{name: "tls field misspelt", src: tlsCfg("      min_versoin: 1.3"), wantLine: 6, wantPath: "listeners[0].tls.min_versoin",
-			wantMsg: `unknown field "min_versoin"; did you mean "min_version"? valid fields here: certificates, min_version, cipher_suites, session_tickets, client_auth, hsts`},
+			wantMsg: `unknown field "min_versoin"; did you mean "min_version"? valid fields here: certificates, min_version, cipher_suites, session_tickets, client_auth, hsts, acme`},
 
 		// listeners[].tls.min_version
 		{name: "min_version 1.1", src: tlsCfg("      min_version: 1.1"), wantLine: 6, wantPath: "listeners[0].tls.min_version",

@@ -336,6 +336,9 @@ func (c *conn) handle() bool {
 	}
 	rr := &c.rreq
 	rr.Method, rr.Host, rr.Target, rr.Fields = req.Method, req.Host, req.Path, req.Fields
+	if keep, answered := c.acmeChallenge(); answered {
+		return keep
+	}
 	if c.ep.redirect != nil {
 		// A plain listener that only sends clients to https.
 		c.route = c.ep.redirect.Match(rr)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
@@ -20,8 +21,13 @@ type Endpoint struct {
 	HTTPSPort int
 	// HSTS is the Strict-Transport-Security value sent on every answer; empty for none.
 	HSTS string
+	// ACMEChallenge answers ACME HTTP-01 challenges (GET /.well-known/acme-challenge/TOKEN) on a
+	// plain listener: the key authorization and true, or false for a request it does not know.
+	// Nil: none are answered. host is the Host field, path the path without the query.
+	ACMEChallenge func(host, path string) (body string, ok bool)
 
 	redirect *router.Table // one route answering every request with the redirect, for RedirectHTTPS
+	acme     *router.Route // the route ACME challenge answers are logged under
 	hsts     []byte
 }
 
@@ -34,6 +40,7 @@ func (ep *Endpoint) prepare() error {
 	if ep.HSTS != "" {
 		ep.hsts = []byte("Strict-Transport-Security: " + ep.HSTS + "\r\n")
 	}
+	ep.acme = &router.Route{Name: "acme-challenge", NameBytes: []byte("acme-challenge")}
 	ep.redirect = nil
 	if ep.RedirectHTTPS {
 		port := ep.HTTPSPort
@@ -94,4 +101,25 @@ func (c *conn) clientCert() {
 func (c *conn) hasClientCert() bool {
 	c.clientCert()
 	return len(c.certFingerprint) > 0
+}
+
+// acmeChallengePrefix starts the path of every ACME HTTP-01 challenge (RFC 8555 §8.3).
+var acmeChallengePrefix = []byte("/.well-known/acme-challenge/")
+
+// acmeChallenge answers an ACME HTTP-01 challenge; it reports false when the request is not one.
+func (c *conn) acmeChallenge() (keep, answered bool) {
+	req := &c.req
+	if c.ep.ACMEChallenge == nil || !req.IsMethod("GET") || !bytes.HasPrefix(req.Path, acmeChallengePrefix) {
+		return false, false
+	}
+	path := req.Path
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	body, ok := c.ep.ACMEChallenge(string(req.Host), string(path))
+	if !ok {
+		return false, false
+	}
+	c.route = c.ep.acme
+	return c.localAnswer(200, router.NewFixed(200, body, map[string]string{"Content-Type": "text/plain"})), true
 }
