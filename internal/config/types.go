@@ -103,8 +103,9 @@ type ACME struct {
 	// RenewBefore renews a certificate this long before it expires. Default: when a third of its
 	// lifetime is left.
 	RenewBefore Duration `yaml:"renew_before"`
-	// HTTPPort and TLSALPNPort are the ports the CA connects to for its challenges. Default 80 and
-	// 443; other values only make sense for a test CA.
+	// HTTPPort and TLSALPNPort are the local ports where the challenges arrive (the plain and the
+	// TLS listener's). Default 80 and 443; set them when traffic reaches gatehouse through port
+	// forwarding, or for a test CA.
 	HTTPPort    int `yaml:"http_port"`
 	TLSALPNPort int `yaml:"tls_alpn_port"`
 }

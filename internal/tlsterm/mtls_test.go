@@ -119,3 +119,33 @@ func TestIdentity(t *testing.T) {
 		t.Errorf("fingerprint %q is not 64 lower-case hex digits matching tlstest's %q", fp, c.Fingerprint())
 	}
 }
+
+// An ACME TLS-ALPN-01 handshake (it offers only acme-tls/1) on a listener that requires client
+// certificates: the CA's validator has none, so the challenge is served without asking for one,
+// while every other handshake still must present a certificate.
+func TestRequireClientCertLetsACMEChallengeThrough(t *testing.T) {
+	serverCA := tlstest.NewCA(t, "server CA")
+	clientCA := tlstest.NewCA(t, "client CA")
+	dir := t.TempDir()
+	st := writeSite(t, dir, "site", serverCA.Server(t, "www.example.com"))
+	challengeCert := serverCA.Server(t, "www.example.com").TLSCertificate()
+	term := newTerm(t, Options{
+		Certificates: []CertFiles{st.CertFiles},
+		NextProtos:   []string{"http/1.1", acmeTLSALPN},
+		ClientAuth:   ClientAuthRequire,
+		ClientCAFile: clientCA.WriteRootFile(t, dir, "clients.pem"),
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLSALPN {
+				return &challengeCert, nil
+			}
+			return nil, nil
+		},
+	})
+	addr := serve(t, term)
+	if _, err := dial(t, addr, &tls.Config{RootCAs: serverCA.Pool(), ServerName: "www.example.com", NextProtos: []string{acmeTLSALPN}}); err != nil {
+		t.Errorf("the acme-tls/1 handshake without a client certificate was refused: %v", err)
+	}
+	if _, err := dial(t, addr, &tls.Config{RootCAs: serverCA.Pool(), ServerName: "www.example.com", NextProtos: []string{"http/1.1"}}); err == nil {
+		t.Error("an http/1.1 handshake without a client certificate was accepted")
+	}
+}

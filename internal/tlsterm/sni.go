@@ -123,9 +123,15 @@ func (t *Terminator) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 
 // configForClient is the Config's GetConfigForClient when clients are asked for certificates: the
 // current set's Config, which carries that set's client CA pool.
-func (t *Terminator) configForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
+func (t *Terminator) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	if t.challenge != nil && len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLSALPN {
+		return t.challenge, nil
+	}
 	return t.set.Load().conf, nil
 }
+
+// acmeTLSALPN is the protocol of ACME's TLS-ALPN-01 challenge (RFC 8737).
+const acmeTLSALPN = "acme-tls/1"
 
 // Leaves are the leaf certificates now served, in the order of Options.Certificates (for expiry
 // metrics and explain). The certificates are shared: do not modify them.

@@ -125,6 +125,10 @@ type Terminator struct {
 	logf     func(string, ...any)
 	now      func() time.Time
 	base     *tls.Config
+	// challenge serves ACME TLS-ALPN-01 handshakes (they offer only "acme-tls/1") without asking
+	// for a client certificate, which the CA's validator never has; nil without an external
+	// certificate source or without client authentication.
+	challenge *tls.Config
 
 	set atomic.Pointer[certSet] // what handshakes read
 
@@ -199,6 +203,10 @@ func New(o Options) (*Terminator, error) {
 		return nil, err
 	}
 	if o.ClientAuth != ClientAuthNone {
+		if o.GetCertificate != nil {
+			t.challenge = t.base.Clone()
+			t.challenge.ClientAuth = tls.NoClientCert
+		}
 		t.base.ClientCAs = s.conf.ClientCAs
 		t.base.GetConfigForClient = t.configForClient
 	}
