@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/suggest"
 )
 
 // ParseCipherSuites turns Go cipher suite names (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, ...)
@@ -59,7 +61,7 @@ func nearest(name string, candidates []string) string {
 	up := strings.ToUpper(name)
 	best, bestD := "", len(up)/3+1
 	for _, c := range candidates {
-		if d := editDistance(up, c); d < bestD {
+		if d := suggest.EditDistance(up, c); d < bestD {
 			best, bestD = c, d
 		}
 		if strings.TrimPrefix(c, "TLS_") == up {
@@ -67,26 +69,6 @@ func nearest(name string, candidates []string) string {
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // checkSuites refuses IDs that are not secure TLS 1.2 suites.
