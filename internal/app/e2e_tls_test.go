@@ -307,3 +307,25 @@ routes: [{respond: {}}]
 		t.Errorf("error %q does not name the storage path", err)
 	}
 }
+
+// A client that speaks plain HTTP to the TLS listener gets a readable 400, as from nginx, rather
+// than a closed connection.
+func TestE2EPlainHTTPOnTLSPort(t *testing.T) {
+	t.Parallel()
+	env := startTLSEnv(t, "", "", "")
+	resp, err := http.Get("http://" + env.tlsAddr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 400 || string(body) != "400 Bad Request: plain HTTP sent to an HTTPS port\n" {
+		t.Errorf("plain HTTP to the TLS port: %d %q (%v)", resp.StatusCode, body, err)
+	}
+	// TLS still works on it afterwards.
+	if r, err := env.client(nil).Get("https://a.test/ok"); err != nil || r.StatusCode != 200 {
+		t.Errorf("https after a plain request: %v %v", r, err)
+	} else {
+		r.Body.Close()
+	}
+}

@@ -3,9 +3,11 @@ package proxy
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -252,9 +254,34 @@ func (c *conn) readHead(first bool) bool {
 				c.writeErrorNow(408)
 				c.log()
 			}
+			c.plainOnTLS(err)
 			return false
 		}
 	}
+}
+
+// plainOnTLS answers a client that spoke plain HTTP to a TLS listener, as nginx does, so that the
+// mistake shows in a browser or curl instead of as a closed connection.
+func (c *conn) plainOnTLS(err error) {
+	var rh tls.RecordHeaderError
+	if !errors.As(err, &rh) || rh.Conn == nil || !looksLikeHTTP(rh.RecordHeader[:]) {
+		return
+	}
+	_ = rh.Conn.SetWriteDeadline(time.Now().Add(c.h.opts.Timeouts.ClientWriteIdle))
+	_, _ = io.WriteString(rh.Conn, plainOnTLSAnswer)
+}
+
+const plainOnTLSAnswer = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" +
+	"Connection: close\r\nContent-Length: 50\r\n\r\n400 Bad Request: plain HTTP sent to an HTTPS port\n"
+
+// looksLikeHTTP reports whether the first bytes of a TLS record are an HTTP method instead.
+func looksLikeHTTP(b []byte) bool {
+	for _, m := range []string{"GET ", "POST ", "PUT ", "HEAD ", "DELETE", "OPTIONS", "PATCH", "CONNECT"} {
+		if len(b) >= 5 && strings.HasPrefix(m, string(b[:min(len(b), len(m))])) {
+			return true
+		}
+	}
+	return false
 }
 
 const maxLeadingCRLFBytes = 8
