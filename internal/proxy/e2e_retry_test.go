@@ -722,3 +722,37 @@ func TestE2ENoResendOfPOSTOnReusedConnection(t *testing.T) {
 		t.Errorf("the backend received the POST %d times, want once", posts)
 	}
 }
+
+// TestE2ERetriesCountedOnlyWhenMade: a move to another backend after a refused connection is a
+// retry in gatehouse_retries_total; a refused connection with no backend left to move to is not
+// (it used to be counted all the same).
+func TestE2ERetriesCountedOnlyWhenMade(t *testing.T) {
+	t.Parallel()
+	good := startBackend(t, echoHandler("good"))
+	tests := []struct {
+		name     string
+		backends string
+		status   int
+		retries  float64
+	}{
+		{"refused, then the other backend", "[http://" + freeAddr(t) + ", " + good.URL + "]", 200, 1},
+		{"refused, nothing left", "[http://" + freeAddr(t) + "]", 502, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := metrics.NewRegistry()
+			p := startProxyMetrics(t, "routes:\n  - name: main\n    upstream: up\nupstreams:\n  - name: up\n"+
+				"    balance: round_robin\n    backends: "+tt.backends+"\n", reg)
+			c := dial(t, p.Addr)
+			if r := c.roundTrip("GET", get("/", "h")); r.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", r.StatusCode, tt.status)
+			}
+			p.logLines(1)
+			rec := httptest.NewRecorder()
+			reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+			if got := metricValue(rec.Body.String(), "gatehouse_retries_total", `pool="up"`); got != tt.retries {
+				t.Errorf("gatehouse_retries_total = %v, want %v", got, tt.retries)
+			}
+		})
+	}
+}

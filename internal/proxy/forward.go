@@ -62,6 +62,11 @@ func (c *conn) forward(rt *router.Route) bool {
 		c.retryTo = nil
 		if be == nil {
 			be, why = pool.Pick(&c.pick)
+			if be != nil && len(c.pick.Tried) > 0 && svc.Metrics != nil {
+				// A move after a try that never reached its backend (mayRetry counts the others,
+				// when it picks their next backend itself).
+				svc.Metrics.Retry()
+			}
 		}
 		if be == nil {
 			if why == balance.Unavailable && len(c.pick.Tried) == 0 || status == 503 {
@@ -124,9 +129,6 @@ func (c *conn) mayRetry(svc *service.Service, a *attempt) bool {
 	c.pick.Now = c.h.opts.Clock().UnixNano() // the try took time: judge availability afresh
 	if a.uc == nil {
 		// Never connected (refused or timed out): nothing was sent.
-		if svc.Metrics != nil {
-			svc.Metrics.Retry()
-		}
 		return true
 	}
 	if !a.replayable || !c.idempotent || c.retries >= svc.Retry.Attempts {
