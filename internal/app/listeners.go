@@ -32,30 +32,28 @@ func setupListener(l *config.Listener, am *acme.Manager, logf func(string, ...an
 	st := &listenerSetup{}
 	if t := l.TLS; t != nil {
 		o := tlsterm.Options{
-			MinVersion:     tls.VersionTLS12,
 			SessionTickets: t.SessionTickets == nil || *t.SessionTickets,
 			ReloadInterval: certReloadInterval,
 			Logf:           logf,
 		}
-		if t.MinVersion == "1.3" {
-			o.MinVersion = tls.VersionTLS13
+		var err error
+		if o.MinVersion, err = tlsterm.ParseMinVersion(t.MinVersion); err != nil {
+			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 		}
 		for _, c := range t.Certificates {
 			o.Certificates = append(o.Certificates, tlsterm.CertFiles{CertFile: c.CertFile, KeyFile: c.KeyFile})
 		}
-		suites, err := tlsterm.ParseCipherSuites(t.CipherSuites)
-		if err != nil {
+		if o.CipherSuites, err = tlsterm.ParseCipherSuites(t.CipherSuites); err != nil {
 			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 		}
-		o.CipherSuites = suites
 		if t.ACME && am != nil {
 			o.GetCertificate = am.GetCertificate
 			o.NextProtos = append([]string{"http/1.1"}, am.TLSALPNProtos()...)
 		}
 		if ca := t.ClientAuth; ca != nil {
-			o.ClientAuth, o.ClientCAFile = tlsterm.ClientAuthRequire, ca.CAFile
-			if ca.Mode == "request" {
-				o.ClientAuth = tlsterm.ClientAuthRequest
+			o.ClientCAFile = ca.CAFile
+			if o.ClientAuth, err = tlsterm.ParseClientAuthMode(ca.Mode); err != nil {
+				return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 			}
 		}
 		term, err := tlsterm.New(o)

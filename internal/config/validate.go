@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse-proxy/gatehouse/internal/tlsterm"
 )
 
 const (
@@ -60,12 +61,8 @@ func Validate(c *Config) Errors {
 // tls12Suites are the TLS 1.2 cipher suites that may be configured: Go's secure ones.
 func tls12Suites() map[string]bool {
 	m := map[string]bool{}
-	for _, cs := range tls.CipherSuites() {
-		for _, ver := range cs.SupportedVersions {
-			if ver == tls.VersionTLS12 {
-				m[cs.Name] = true
-			}
-		}
+	for _, n := range tlsterm.TLS12Suites() {
+		m[n] = true
 	}
 	return m
 }
@@ -73,15 +70,11 @@ func tls12Suites() map[string]bool {
 // cipherSuiteProblem says why name cannot be configured as a TLS 1.2 cipher suite: a TLS 1.3
 // suite, an insecure one, or a name Go does not know; names are the suites that may be.
 func cipherSuiteProblem(name string, names []string) string {
-	for _, cs := range tls.CipherSuites() {
-		if cs.Name == name {
-			return fmt.Sprintf("%s is a TLS 1.3 suite; TLS 1.3 suites are always on and cannot be configured, so list only TLS 1.2 suites: %s", name, strings.Join(names, ", "))
-		}
-	}
-	for _, cs := range tls.InsecureCipherSuites() {
-		if cs.Name == name {
-			return fmt.Sprintf("%s is insecure and cannot be configured; write one of %s", name, strings.Join(names, ", "))
-		}
+	switch _, class := tlsterm.ClassifySuite(name); class {
+	case tlsterm.SuiteTLS13:
+		return fmt.Sprintf("%s is a TLS 1.3 suite; TLS 1.3 suites are always on and cannot be configured, so list only TLS 1.2 suites: %s", name, strings.Join(names, ", "))
+	case tlsterm.SuiteInsecure:
+		return fmt.Sprintf("%s is insecure and cannot be configured; write one of %s", name, strings.Join(names, ", "))
 	}
 	return fmt.Sprintf("unknown TLS 1.2 cipher suite %q;%s write one of %s", name, didYouMean(name, names), strings.Join(names, ", "))
 }

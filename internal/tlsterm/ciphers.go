@@ -30,29 +30,63 @@ func ParseCipherSuites(names []string) ([]uint16, error) {
 }
 
 func parseSuite(name string) (uint16, error) {
-	var secure []string
-	for _, cs := range tls.CipherSuites() {
-		if !slices.Contains(cs.SupportedVersions, tls.VersionTLS12) {
-			if cs.Name == name {
-				return 0, fmt.Errorf("tls: %s is a TLS 1.3 cipher suite; TLS 1.3 suites are not configurable, list only TLS 1.2 ones", name)
-			}
-			continue
-		}
-		if cs.Name == name {
-			return cs.ID, nil
-		}
-		secure = append(secure, cs.Name)
+	id, class := ClassifySuite(name)
+	switch class {
+	case SuiteTLS12:
+		return id, nil
+	case SuiteTLS13:
+		return 0, fmt.Errorf("tls: %s is a TLS 1.3 cipher suite; TLS 1.3 suites are not configurable, list only TLS 1.2 ones", name)
 	}
-	for _, cs := range tls.InsecureCipherSuites() {
-		if cs.Name == name {
-			return 0, fmt.Errorf("tls: cipher suite %s is insecure and not offered; secure TLS 1.2 suites: %s", name, strings.Join(secure, ", "))
-		}
+	secure := TLS12Suites()
+	if class == SuiteInsecure {
+		return 0, fmt.Errorf("tls: cipher suite %s is insecure and not offered; secure TLS 1.2 suites: %s", name, strings.Join(secure, ", "))
 	}
 	hint := ""
 	if near := nearest(name, secure); near != "" {
 		hint = fmt.Sprintf(" did you mean %s?", near)
 	}
 	return 0, fmt.Errorf("tls: unknown cipher suite %q;%s secure TLS 1.2 suites: %s", name, hint, strings.Join(secure, ", "))
+}
+
+// SuiteClass is what a cipher suite name is to a TLS 1.2 configuration.
+type SuiteClass int
+
+// Suite classes.
+const (
+	SuiteUnknown  SuiteClass = iota // a name Go does not know
+	SuiteTLS12                      // a secure suite that TLS 1.2 can use: configurable
+	SuiteTLS13                      // a TLS 1.3 suite: always on, not configurable
+	SuiteInsecure                   // a suite Go knows but does not offer by default
+)
+
+// ClassifySuite says what the Go cipher suite name is, with its ID when it is SuiteTLS12.
+func ClassifySuite(name string) (uint16, SuiteClass) {
+	for _, cs := range tls.CipherSuites() {
+		if cs.Name != name {
+			continue
+		}
+		if slices.Contains(cs.SupportedVersions, tls.VersionTLS12) {
+			return cs.ID, SuiteTLS12
+		}
+		return 0, SuiteTLS13
+	}
+	for _, cs := range tls.InsecureCipherSuites() {
+		if cs.Name == name {
+			return 0, SuiteInsecure
+		}
+	}
+	return 0, SuiteUnknown
+}
+
+// TLS12Suites are the names of Go's secure cipher suites that TLS 1.2 can use, in Go's order.
+func TLS12Suites() []string {
+	var names []string
+	for _, cs := range tls.CipherSuites() {
+		if slices.Contains(cs.SupportedVersions, tls.VersionTLS12) {
+			names = append(names, cs.Name)
+		}
+	}
+	return names
 }
 
 // nearest is the candidate closest to name by edit distance (ignoring case), or "" when none is
