@@ -58,18 +58,24 @@ func (t *Terminator) poll(tick <-chan time.Time) {
 			return
 		case <-tick:
 		}
-		reloaded, err := t.ReloadIfChanged()
-		switch {
-		case err != nil:
-			if msg := err.Error(); msg != lastErr {
-				lastErr = msg
-				t.logf("tls: reload failed, still serving the previous certificates: %v", err)
-			}
-		case reloaded:
-			lastErr = ""
-			t.logf("tls: reloaded %d certificates", len(t.set.Load().certs))
-		default:
-			lastErr = ""
+		t.pollOnce(&lastErr)
+	}
+}
+
+// pollOnce is one check of the poller: it reloads changed files and logs the outcome, a failure
+// only when its message differs from *lastErr (the previous check's failure, or "").
+func (t *Terminator) pollOnce(lastErr *string) {
+	reloaded, err := t.ReloadIfChanged()
+	switch {
+	case err != nil:
+		if msg := err.Error(); msg != *lastErr {
+			*lastErr = msg
+			t.logf("tls: reload failed, still serving the previous certificates: %v", err)
 		}
+	case reloaded:
+		*lastErr = ""
+		t.logf("tls: reloaded %d certificates", len(t.set.Load().certs))
+	default:
+		*lastErr = ""
 	}
 }

@@ -105,8 +105,8 @@ func TestReloadErrorKeepsOldSet(t *testing.T) {
 	}
 }
 
-// TestPollerLogs drives the poller with hand-made ticks: each send returns only once the poller
-// has taken the tick, so after the next send the previous check is complete.
+// TestPollerLogs drives the poller's checks by hand (pollOnce, as each tick does), so every check
+// is complete before the files change again, then checks that Close stops the ticker.
 func TestPollerLogs(t *testing.T) {
 	ca := tlstest.NewCA(t, "test CA")
 	dir := t.TempDir()
@@ -114,12 +114,10 @@ func TestPollerLogs(t *testing.T) {
 	var l logs
 	term := newTerm(t, Options{Certificates: []CertFiles{s.CertFiles}, Logf: l.logf})
 	addr := serve(t, term)
-	tick := make(chan time.Time)
-	stopped := false
-	term.startPoller(tick, func() { stopped = true })
+	var lastErr string
 	ticks := func(n int) {
 		for range n {
-			tick <- time.Time{}
+			term.pollOnce(&lastErr)
 		}
 	}
 
@@ -164,6 +162,11 @@ func TestPollerLogs(t *testing.T) {
 	if n := l.count("reloaded"); n != 1 {
 		t.Errorf("want still one reload log, got:\n%s", &l)
 	}
+
+	tick := make(chan time.Time)
+	stopped := false
+	term.startPoller(tick, func() { stopped = true })
+	tick <- time.Time{}
 	term.Close()
 	if !stopped {
 		t.Error("Close did not stop the ticker")
