@@ -91,7 +91,7 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "unknown nested field", src: lines(append(minimalLines, "server:", "  timeouts:", "    client_headers: 5s")...), wantLine: 7,
 			wantPath: "server.timeouts.client_headers", wantMsg: `did you mean "client_header"?`},
 		{name: "list for mapping", src: lines(append(minimalLines, "server: [1, 2]")...), wantLine: 5, wantPath: "server",
-			wantMsg: "expected a mapping with the fields max_request_line, max_header_bytes, max_header_count, max_connections, timeouts, found a list"},
+			wantMsg: "expected a mapping with the fields max_request_line, max_header_bytes, max_header_count, max_connections, timeouts, http2, found a list"},
 		{name: "mapping for list", src: lines("listeners:", "  address: :80", "routes:", "  - respond: {}"), wantLine: 2, wantPath: "listeners",
 			wantMsg: "expected a list, found a mapping"},
 		{name: "scalar for string list", src: lines(append(minimalLines, "    match: {hosts: example.com}")...), wantLine: 5, wantPath: "routes[0].match.hosts",

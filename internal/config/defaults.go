@@ -43,7 +43,18 @@ const (
 	DefaultTLSMinVersion     = "1.2"
 	DefaultClientAuthMode    = "require"
 	DefaultHSTSMaxAge        = 365 * 24 * time.Hour
+	DefaultMaxStreams        = 128  // HTTP2.MaxConcurrentStreams (nginx's)
+	DefaultUpstreamProtocol  = "h1" // Upstream.Protocol
 )
+
+// DefaultProtocols are a listener's protocols when none are written: HTTP/1.1, and HTTP/2 by ALPN
+// on a TLS listener.
+func DefaultProtocols(tls bool) []string {
+	if tls {
+		return []string{"h1", "h2"}
+	}
+	return []string{"h1"}
+}
 
 // DefaultRetryStatuses are the backend statuses retried by default (Retry.OnStatus).
 func DefaultRetryStatuses() []int { return []int{502, 503, 504} }
@@ -112,6 +123,9 @@ func Default(c *Config) {
 		}
 		lp := "listeners[" + strconv.Itoa(i) + "]"
 		setInt(&l.HTTPSPort, lp+".https_port", DefaultHTTPSPort)
+		if l.Protocols == nil && absent(lp+".protocols") {
+			l.Protocols = DefaultProtocols(l.TLS != nil)
+		}
 		if t := l.TLS; t != nil {
 			setString(&t.MinVersion, lp+".tls.min_version", DefaultTLSMinVersion)
 			if t.SessionTickets == nil {
@@ -141,6 +155,8 @@ func Default(c *Config) {
 	setDuration(&t.UpstreamHeader, "server.timeouts.upstream_header", DefaultUpstreamHeader)
 	setDuration(&t.UpstreamBodyIdle, "server.timeouts.upstream_body_idle", DefaultUpstreamBodyIdle)
 	setDuration(&t.ShutdownDrain, "server.timeouts.shutdown_drain", DefaultShutdownDrain)
+
+	setInt(&s.HTTP2.MaxConcurrentStreams, "server.http2.max_concurrent_streams", DefaultMaxStreams)
 
 	setString(&c.Admin.Address, "admin.address", DefaultAdminAddress)
 	setString(&c.AccessLog.Output, "access_log.output", DefaultAccessLogOutput)
@@ -177,6 +193,7 @@ func Default(c *Config) {
 		p := "upstreams[" + strconv.Itoa(i) + "]"
 		setInt(&u.MaxIdlePerBackend, p+".max_idle_per_backend", DefaultMaxIdlePerBackend)
 		setDuration(&u.IdleTimeout, p+".idle_timeout", DefaultIdleTimeout)
+		setString(&u.Protocol, p+".protocol", DefaultUpstreamProtocol)
 		for j := range u.Backends {
 			setInt(&u.Backends[j].Weight, p+".backends["+strconv.Itoa(j)+"].weight", 1)
 		}

@@ -308,6 +308,9 @@ var defaultsSrc = lines(
 var noSchemaDefault = map[string]bool{
 	"listeners[].name": true, // the address
 	"routes[].name":    true, // route-N
+	// [h1, h2] with tls, [h1] without
+	"listeners[].protocols":   true,
+	"listeners[].protocols[]": true,
 }
 
 // TestSchemaDefaults checks every "default" in the schema against what Default fills in, and that
@@ -552,6 +555,8 @@ var fullConfig = lines(
 	"      client_auth: {mode: request, ca_file: /etc/gatehouse/clients-ca.pem}",
 	"      hsts: {max_age: 720h, include_subdomains: true, preload: true}",
 	"      acme: true",
+	"    protocols: [h1, h2]",
+	"  - {name: cleartext, address: '127.0.0.1:8081', protocols: [h1, h2c]}",
 	"acme:",
 	"  email: ops@example.com",
 	"  directory: https://acme-staging-v02.api.letsencrypt.org/directory",
@@ -571,6 +576,7 @@ var fullConfig = lines(
 	"  max_connections: 1000",
 	"  timeouts: {client_header: 5s, client_body_idle: 10s, client_write_idle: 10s, keepalive_idle: 30s,",
 	"    upstream_connect: 1s, upstream_header: 30s, upstream_body_idle: 30s, shutdown_drain: 10s}",
+	"  http2: {max_concurrent_streams: 256}",
 	"access_log: {output: stderr}",
 	"forwarded: {policy: append, trusted_proxies: [10.0.0.0/8]}",
 	"routes:",
@@ -617,6 +623,11 @@ var fullConfig = lines(
 	"    backends: [https://api.internal, 'https://10.0.0.5:8443']",
 	"    tls: {ca_file: /etc/gatehouse/backends-ca.pem, server_name: api.internal, cert_file: /etc/gatehouse/client.pem,",
 	"      key_file: /etc/gatehouse/client.key, insecure_skip_verify: false}",
+	"  - name: grpc",
+	"    backends: [http://127.0.0.1:50051]",
+	"    protocol: h2",
+	"    health:",
+	"      active: {type: grpc, grpc_service: helloworld.Greeter}",
 )
 
 // schemaPaths lists every field path of t, with [] for list items: "routes[].match.hosts".

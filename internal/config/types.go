@@ -50,6 +50,10 @@ type Listener struct {
 	RedirectToHTTPS bool `yaml:"redirect_to_https"`
 	// HTTPSPort is the port redirects to https go to. Default 443 (left out of the URL).
 	HTTPSPort int `yaml:"https_port"`
+	// Protocols are the HTTP versions served: "h1" (HTTP/1.1), "h2" (HTTP/2 over TLS, chosen by
+	// ALPN; TLS listeners only) and "h2c" (cleartext HTTP/2 with prior knowledge; plain listeners
+	// only). Default: [h1, h2] with tls, [h1] without.
+	Protocols []string `yaml:"protocols"`
 }
 
 // ListenerTLS configures TLS termination on a listener.
@@ -157,6 +161,16 @@ type Server struct {
 	MaxConnections int `yaml:"max_connections"`
 	// Timeouts bound every wait on a client or a backend.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// HTTP2 bounds HTTP/2 client connections.
+	HTTP2 HTTP2 `yaml:"http2"`
+}
+
+// HTTP2 bounds HTTP/2 client connections. Their header limits are the server's
+// (max_header_bytes, max_header_count); their timeouts are server.timeouts' (client_header for
+// the connection preface, keepalive_idle with no stream open, client_write_idle for writes).
+type HTTP2 struct {
+	// MaxConcurrentStreams is the most requests in flight on one connection. Default 128.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
 }
 
 // Timeouts bound the time gatehouse waits on a peer. Every one must be positive.

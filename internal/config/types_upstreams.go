@@ -33,6 +33,10 @@ type Upstream struct {
 	Resolve Resolve `yaml:"resolve"`
 	// TLS configures connections to https:// backends.
 	TLS UpstreamTLS `yaml:"tls"`
+	// Protocol is the HTTP version spoken to the backends: "h1" (HTTP/1.1, the default) or "h2"
+	// (HTTP/2: negotiated by ALPN for https:// backends, cleartext with prior knowledge (h2c) for
+	// http:// ones). gRPC backends need h2.
+	Protocol string `yaml:"protocol"`
 }
 
 // UpstreamTLS configures TLS to backends written as https:// URLs. Certificates are always
@@ -105,8 +109,11 @@ type Health struct {
 
 // ActiveHealth probes backends.
 type ActiveHealth struct {
-	// Type is "http" (the default) or "tcp" (a connect).
+	// Type is "http" (the default), "tcp" (a connect) or "grpc" (the gRPC health checking
+	// protocol, grpc.health.v1.Health/Check; needs protocol h2).
 	Type string `yaml:"type"`
+	// GRPCService is the service name asked about by a grpc check. Default "": the whole server.
+	GRPCService string `yaml:"grpc_service"`
 	// Method is the HTTP method. Default GET.
 	Method string `yaml:"method"`
 	// Path is the HTTP path probed. Default "/".

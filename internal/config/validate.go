@@ -20,6 +20,7 @@ const (
 	maxHeaderBytesLimit = 1 << 20
 	// maxHeaderCountLimit is the largest allowed server.max_header_count.
 	maxHeaderCountLimit = 1000
+	maxStreamsLimit     = 10000 // HTTP2.MaxConcurrentStreams
 	// maxIdleLimit is the largest allowed upstreams[].max_idle_per_backend.
 	maxIdleLimit = 100000
 )
@@ -87,6 +88,7 @@ func (v *validator) listenerTLS() {
 		} else if !l.RedirectToHTTPS && v.written(p+".https_port") {
 			v.errorf(p+".https_port", "https_port only applies with redirect_to_https: true; set that, or remove https_port")
 		}
+		v.protocols(p, &l)
 		t := l.TLS
 		if t == nil {
 			continue
@@ -391,6 +393,30 @@ func checkHost(host string) string {
 	return ""
 }
 
+// protocols checks a listener's HTTP versions against its TLS setting.
+func (v *validator) protocols(p string, l *Listener) {
+	pp := p + ".protocols"
+	if len(l.Protocols) == 0 {
+		v.errorf(pp, "a listener needs at least one protocol; write [h1], [h1, h2] (with tls) or [h1, h2c] (without), or remove protocols for the default")
+		return
+	}
+	seen := map[string]bool{}
+	for j, proto := range l.Protocols {
+		ep := fmt.Sprintf("%s[%d]", pp, j)
+		switch {
+		case seen[proto]:
+			v.errorf(ep, "protocol %q is listed twice; list each once", proto)
+		case proto == "h2" && l.TLS == nil:
+			v.errorf(ep, "h2 is HTTP/2 over TLS and this listener has no tls; for cleartext HTTP/2 with prior knowledge write h2c, or add tls")
+		case proto == "h2c" && l.TLS != nil:
+			v.errorf(ep, "h2c is cleartext HTTP/2 and this listener terminates TLS; write h2, which clients choose by ALPN")
+		case proto != "h1" && proto != "h2" && proto != "h2c":
+			v.errorf(ep, "unknown protocol %q; write h1 (HTTP/1.1), h2 (HTTP/2 over TLS) or h2c (cleartext HTTP/2)", proto)
+		}
+		seen[proto] = true
+	}
+}
+
 func (v *validator) server() {
 	s := v.c.Server
 	switch {
@@ -410,6 +436,9 @@ func (v *validator) server() {
 	}
 	if s.MaxConnections < 1 {
 		v.errorf("server.max_connections", "max_connections is %d; it must be at least 1", s.MaxConnections)
+	}
+	if n := s.HTTP2.MaxConcurrentStreams; n < 1 || n > maxStreamsLimit {
+		v.errorf("server.http2.max_concurrent_streams", "max_concurrent_streams is %d; it must be from 1 to %d (100 or more is what clients expect)", n, maxStreamsLimit)
 	}
 	t := s.Timeouts
 	for _, f := range []struct {

@@ -71,6 +71,13 @@ func TestValidTLS(t *testing.T) {
 		{name: "server_name an IPv6 address", src: httpsCfg("    tls: {server_name: '::1'}")},
 		{name: "upstream tls with one https backend among http ones", src: upstreamCfg("    backends: [http://a, https://b]", "    tls: {ca_file: ca.pem}")},
 		{name: "upstream tls written empty", src: httpsCfg("    tls: {}")},
+		{name: "h2 with tls", src: tlsCfg("    protocols: [h2, h1]")},
+		{name: "h2 only", src: tlsCfg("    protocols: [h2]")},
+		{name: "h2c on a plain listener", src: listenerCfg("    protocols: [h1, h2c]")},
+		{name: "h2c only", src: listenerCfg("    protocols: [h2c]")},
+		{name: "h2 backends", src: httpsCfg("    protocol: h2")},
+		{name: "h2c backends with a grpc check", src: poolCfg("    protocol: h2", "    health: {active: {type: grpc, grpc_service: pkg.Svc}}")},
+		{name: "http2 streams", src: lines("listeners: [{address: ':80'}]", "routes: [{respond: {}}]", "server: {http2: {max_concurrent_streams: 1000}}")},
 	})
 }
 
@@ -78,6 +85,19 @@ func TestValidateTLS(t *testing.T) {
 	t.Parallel()
 	suites := "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
 	runErrorCases(t, []errorCase{
+		// listeners[].protocols
+		{name: "h2 without tls", src: listenerCfg("    protocols: [h1, h2]"), wantLine: 4, wantPath: "listeners[0].protocols[1]",
+			wantMsg: "h2 is HTTP/2 over TLS and this listener has no tls; for cleartext HTTP/2 with prior knowledge write h2c"},
+		{name: "h2c with tls", src: listenerCfg("    protocols: [h2c]", "    tls: {certificates: [{cert_file: c.pem, key_file: k.pem}]}"), wantLine: 4, wantPath: "listeners[0].protocols[0]",
+			wantMsg: "h2c is cleartext HTTP/2 and this listener terminates TLS; write h2"},
+		{name: "unknown protocol", src: listenerCfg("    protocols: [http/1.1]"), wantLine: 4, wantPath: "listeners[0].protocols[0]",
+			wantMsg: `unknown protocol "http/1.1"; write h1 (HTTP/1.1), h2 (HTTP/2 over TLS) or h2c`},
+		{name: "protocol twice", src: listenerCfg("    protocols: [h1, h1]"), wantLine: 4, wantPath: "listeners[0].protocols[1]",
+			wantMsg: `protocol "h1" is listed twice`},
+		{name: "no protocols", src: listenerCfg("    protocols: []"), wantLine: 4, wantPath: "listeners[0].protocols",
+			wantMsg: "a listener needs at least one protocol"},
+		{name: "streams zero", src: lines("listeners: [{address: ':80'}]", "routes: [{respond: {}}]", "server: {http2: {max_concurrent_streams: 0}}"),
+			wantLine: 3, wantPath: "server.http2.max_concurrent_streams", wantMsg: "max_concurrent_streams is 0; it must be from 1 to 10000"},
 		// listeners[].https_port and redirect_to_https
 		{name: "https_port zero", src: listenerCfg("    redirect_to_https: true", "    https_port: 0"), wantLine: 5,
 			wantPath: "listeners[0].https_port", wantMsg: "https_port 0 is out of range; write a port number from 1 to 65535"},

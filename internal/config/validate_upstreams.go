@@ -49,6 +49,14 @@ func (v *validator) upstreams() {
 		v.retry(p+".retry", u.Retry)
 		v.resolve(p+".resolve", u.Resolve)
 		v.upstreamTLS(p, u)
+		switch u.Protocol {
+		case "h1", "h2":
+		default:
+			v.errorf(p+".protocol", "unknown protocol %q; write h1 (HTTP/1.1) or h2 (HTTP/2, needed for gRPC; h2c for http:// backends)", u.Protocol)
+		}
+		if a := u.Health.Active; a != nil && a.Type == "grpc" && u.Protocol != "h2" {
+			v.errorf(p+".health.active.type", "a grpc check speaks HTTP/2 and this upstream's protocol is %q; set protocol: h2", u.Protocol)
+		}
 	}
 }
 
@@ -198,9 +206,12 @@ func ParseStatusRange(s string) (lo, hi int, err error) {
 
 func (v *validator) activeHealth(p string, a *ActiveHealth) {
 	switch a.Type {
-	case "http", "tcp":
+	case "http", "tcp", "grpc":
 	default:
-		v.errorf(p+".type", "unknown check type %q; write http or tcp", a.Type)
+		v.errorf(p+".type", "unknown check type %q; write http, tcp or grpc", a.Type)
+	}
+	if a.GRPCService != "" && a.Type != "grpc" {
+		v.errorf(p+".grpc_service", "grpc_service applies to type: grpc checks only; set that, or remove grpc_service")
 	}
 	if !h1.IsToken(a.Method) {
 		v.errorf(p+".method", "invalid method %q; write GET, HEAD and so on", a.Method)
@@ -236,6 +247,9 @@ func (v *validator) activeHealth(p string, a *ActiveHealth) {
 	}
 	if a.Fall < 1 {
 		v.errorf(p+".fall", "fall is %d; it must be at least 1", a.Fall)
+	}
+	if a.Type == "grpc" && (a.Body != "" || v.written(p+".status") || v.written(p+".path") || v.written(p+".method")) {
+		v.errorf(p+".type", "a grpc check asks grpc.health.v1.Health/Check; method, path, status and body apply to http checks (name the service with grpc_service)")
 	}
 	if a.Type == "tcp" && (a.Body != "" || v.written(p+".status") || v.written(p+".path") || v.written(p+".method") || v.written(p+".host")) {
 		v.errorf(p+".type", "a tcp check only connects; method, path, host, status and body apply to http checks")

@@ -135,8 +135,16 @@ func TestValidateUpstreams(t *testing.T) {
 			wantMsg: "queue_timeout must be greater than 0"},
 
 		// active health
-		{name: "check type", src: poolCfg("    health:", "      active:", "        type: grpc"), wantLine: 10, wantPath: "upstreams[0].health.active.type",
-			wantMsg: `unknown check type "grpc"; write http or tcp`},
+		{name: "check type", src: poolCfg("    health:", "      active:", "        type: udp"), wantLine: 10, wantPath: "upstreams[0].health.active.type",
+			wantMsg: `unknown check type "udp"; write http, tcp or grpc`},
+		{name: "grpc check on h1", src: poolCfg("    health:", "      active:", "        type: grpc"), wantLine: 10, wantPath: "upstreams[0].health.active.type",
+			wantMsg: `a grpc check speaks HTTP/2 and this upstream's protocol is "h1"; set protocol: h2`},
+		{name: "grpc check with a path", src: poolCfg("    protocol: h2", "    health:", "      active:", "        type: grpc", "        path: /x"), wantLine: 11, wantPath: "upstreams[0].health.active.type",
+			wantMsg: "a grpc check asks grpc.health.v1.Health/Check; method, path, status and body apply to http checks"},
+		{name: "grpc_service on http check", src: poolCfg("    health:", "      active:", "        grpc_service: x"), wantLine: 10, wantPath: "upstreams[0].health.active.grpc_service",
+			wantMsg: "grpc_service applies to type: grpc checks only"},
+		{name: "unknown upstream protocol", src: poolCfg("    protocol: h3"), wantLine: 8, wantPath: "upstreams[0].protocol",
+			wantMsg: `unknown protocol "h3"; write h1 (HTTP/1.1) or h2`},
 		{name: "status above 599", src: poolCfg("    health: {active: {status: 200-600}}"), wantLine: 8, wantPath: "upstreams[0].health.active.status",
 			wantMsg: `invalid status range "200-600": write a range such as 200-399, or one status such as 200`},
 		{name: "status below 100", src: poolCfg("    health: {active: {status: 99}}"), wantLine: 8, wantPath: "upstreams[0].health.active.status",
