@@ -47,19 +47,27 @@ func (c *conn) tunnel(uc *upstream.Conn) outcome {
 	}
 	c.dl.Clear()
 	uc.DL.Clear()
-	var last atomic.Int64
-	last.Store(time.Now().UnixNano())
+	var t tunnelState
+	t.last.Store(time.Now().UnixNano())
 	done := make(chan int64, 1)
-	go func() { done <- pump(uc.Conn, c.nc, idle, &last) }()
-	c.bytesOut += pump(c.nc, uc.Conn, idle, &last)
+	go func() { done <- pump(uc.Conn, c.nc, idle, &t) }()
+	c.bytesOut += pump(c.nc, uc.Conn, idle, &t)
 	c.bytesIn += <-done
 	uc.Close()
 	return aborted // the client connection is spent
 }
 
+// tunnelState is shared by a tunnel's two directions.
+type tunnelState struct {
+	last    atomic.Int64 // Unix nanoseconds of the last bytes either way
+	stopped atomic.Bool  // one direction ended the tunnel: the other must not wait on
+}
+
 // pump copies src to dst until src ends, then half-closes dst so that the other direction can
-// finish. It gives up when both directions have been quiet for idle (last is shared by both).
-func pump(dst, src net.Conn, idle time.Duration, last *atomic.Int64) int64 {
+// finish (a dst that cannot half-close, such as an HTTP/2 stream, ends the tunnel). It gives up
+// when both directions have been quiet for idle.
+func pump(dst, src net.Conn, idle time.Duration, t *tunnelState) int64 {
+	last := &t.last
 	buf := make([]byte, 16<<10)
 	var total int64
 	for {
@@ -76,7 +84,7 @@ func pump(dst, src net.Conn, idle time.Duration, last *atomic.Int64) int64 {
 		if err == nil {
 			continue
 		}
-		if isTimeout(err) && time.Since(time.Unix(0, last.Load())) < idle {
+		if isTimeout(err) && !t.stopped.Load() && time.Since(time.Unix(0, last.Load())) < idle {
 			continue // this side is quiet, the other is not
 		}
 		if err == io.EOF {
@@ -88,6 +96,7 @@ func pump(dst, src net.Conn, idle time.Duration, last *atomic.Int64) int64 {
 		break
 	}
 	// An error or both sides idle: end both directions.
+	t.stopped.Store(true)
 	_ = dst.SetDeadline(time.Unix(1, 0))
 	_ = src.SetDeadline(time.Unix(1, 0))
 	return total
