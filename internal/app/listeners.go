@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/acme"
@@ -25,7 +26,12 @@ type listenerSetup struct {
 
 // setupListener builds the endpoint (and the TLS terminator) of a listener's config.
 func setupListener(l *config.Listener, am *acme.Manager, logf func(string, ...any)) (*listenerSetup, error) {
-	ep := proxy.Endpoint{RedirectHTTPS: l.RedirectToHTTPS, HTTPSPort: l.HTTPSPort}
+	ep := proxy.Endpoint{
+		RedirectHTTPS: l.RedirectToHTTPS, HTTPSPort: l.HTTPSPort,
+		H2:   l.TLS != nil && slices.Contains(l.Protocols, "h2"),
+		H2C:  l.TLS == nil && slices.Contains(l.Protocols, "h2c"),
+		NoH1: len(l.Protocols) > 0 && !slices.Contains(l.Protocols, "h1"),
+	}
 	if am != nil && l.TLS == nil {
 		ep.ACMEChallenge = am.HTTPChallenge
 	}
@@ -46,9 +52,10 @@ func setupListener(l *config.Listener, am *acme.Manager, logf func(string, ...an
 		if o.CipherSuites, err = tlsterm.ParseCipherSuites(t.CipherSuites); err != nil {
 			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 		}
+		o.NextProtos = alpn(l.Protocols)
 		if t.ACME && am != nil {
 			o.GetCertificate = am.GetCertificate
-			o.NextProtos = append([]string{"http/1.1"}, am.TLSALPNProtos()...)
+			o.NextProtos = append(o.NextProtos, am.TLSALPNProtos()...)
 		}
 		if ca := t.ClientAuth; ca != nil {
 			o.ClientCAFile = ca.CAFile
@@ -74,6 +81,18 @@ func setupListener(l *config.Listener, am *acme.Manager, logf func(string, ...an
 		return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 	}
 	return st, nil
+}
+
+// alpn lists the ALPN protocols a TLS listener offers for its protocols, HTTP/2 first.
+func alpn(protocols []string) []string {
+	var out []string
+	if slices.Contains(protocols, "h2") {
+		out = append(out, "h2")
+	}
+	if slices.Contains(protocols, "h1") || len(protocols) == 0 {
+		out = append(out, "http/1.1")
+	}
+	return out
 }
 
 // serveListeners opens the listeners of cfg with their TLS and endpoint settings.

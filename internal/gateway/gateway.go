@@ -32,6 +32,7 @@ func EngineOptions(c *config.Config) (proxy.Options, error) {
 			UpstreamHeader:   time.Duration(t.UpstreamHeader),
 			UpstreamBodyIdle: time.Duration(t.UpstreamBodyIdle),
 		},
+		HTTP2: proxy.HTTP2Options{MaxConcurrentStreams: uint32(s.HTTP2.MaxConcurrentStreams)},
 	}
 	switch c.Forwarded.Policy {
 	case "replace":

@@ -99,6 +99,7 @@ type conn struct {
 	bodyDone   bool   // the request body has been read whole
 	isHead     bool   // the request is a HEAD: answers carry no body
 	rejected   bool   // the last head was rejected: the connection lingers before it closes
+	toH2       bool   // the connection speaks HTTP/2: serveH2 takes it over
 	id         []byte // X-Request-Id
 	logMeta    []byte // method, host and path, copied for the log
 	logLens    [3]int
@@ -158,6 +159,19 @@ func (c *conn) close() {
 	c.rejected = false
 	c.h.connPool.Put(c)
 }
+
+// detach returns the conn to the pool without closing its connection, which the caller now owns:
+// for a connection handed over to HTTP/2.
+func (c *conn) detach() {
+	c.toH2 = false
+	c.nc = noConn{}
+	c.close()
+}
+
+// noConn stands in for a connection handed over elsewhere, so that close has nothing to close.
+type noConn struct{ net.Conn }
+
+func (noConn) Close() error { return nil }
 
 // kick interrupts an idle connection's wait for a request. Only for shutdown.
 func (c *conn) kick() { _ = c.nc.SetReadDeadline(time.Unix(1, 0)) }
@@ -221,8 +235,22 @@ func (c *conn) readHead(first bool) bool {
 	} else {
 		c.dl.Set(t.KeepAliveIdle)
 	}
+	sniff := first && c.ep.sniffs()
 	for {
-		if c.in.Len() > 0 {
+		if c.in.Len() > 0 && sniff {
+			switch yes, more := c.wantsH2(); {
+			case yes:
+				c.idle.Store(false)
+				c.toH2 = true
+				c.dl.Clear()
+				return false
+			case !more && c.ep.NoH1:
+				return false // neither HTTP/2 nor allowed HTTP/1.1: close
+			case !more:
+				sniff = false
+			}
+		}
+		if c.in.Len() > 0 && !sniff {
 			c.idle.Store(false)
 			if err := h1.ParseRequest(c.in.Buffered(), &c.req, &c.h.opts.Limits); err != nil {
 				c.reject(err)
@@ -487,6 +515,7 @@ func (c *conn) writeError(status int, closing bool) bool {
 	b = append(b, "\r\nDate: "...)
 	b = c.h.opts.Clock().UTC().AppendFormat(b, httpDate)
 	b = append(b, "\r\n"...)
+	b = append(b, c.ep.hsts...)
 	b = appendConnection(b, !closing, c.req.Minor)
 	b = append(b, "\r\n"...)
 	if !c.isHead {

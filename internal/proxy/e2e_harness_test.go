@@ -16,6 +16,7 @@ import (
 	"net/http/httputil"
 	"net/textproto"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,7 +60,10 @@ server:
     shutdown_drain: 2s
 `
 
-var serverSection = regexp.MustCompile(`(?m)^server:`)
+var (
+	serverSection   = regexp.MustCompile(`(?m)^server:`)
+	listenerSection = regexp.MustCompile(`(?m)^listeners:`)
+)
 
 // ---------------------------------------------------------------------------------------------
 // Proxy
@@ -113,7 +117,10 @@ func startProxy(t *testing.T, yamlBody string) *testProxy {
 // counts nothing (every route's Metrics is nil).
 func startProxyMetrics(t *testing.T, yamlBody string, reg *metrics.Registry) *testProxy {
 	t.Helper()
-	src := "listeners: [{address: \"127.0.0.1:1\"}]\naccess_log: {output: \"off\"}\n"
+	src := "access_log: {output: \"off\"}\n"
+	if !listenerSection.MatchString(yamlBody) {
+		src += "listeners: [{address: \"127.0.0.1:1\"}]\n"
+	}
 	if !serverSection.MatchString(yamlBody) {
 		src += defaultServerYAML
 	}
@@ -153,6 +160,12 @@ func startProxyMetrics(t *testing.T, yamlBody string, reg *metrics.Registry) *te
 		t.Fatal(err)
 	}
 	p.Addr = p.ln.Addr().String()
+	// A plain endpoint with the protocols of the config's first listener (its address is not used).
+	protos := cfg.Listeners[0].Protocols
+	ep, err := proxy.NewEndpoint(proxy.Endpoint{H2C: slices.Contains(protos, "h2c"), NoH1: !slices.Contains(protos, "h1")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		defer close(p.acceptDone)
 		for {
@@ -160,7 +173,7 @@ func startProxyMetrics(t *testing.T, yamlBody string, reg *metrics.Registry) *te
 			if err != nil {
 				return
 			}
-			go p.H.ServeConn(c)
+			go p.H.ServeConnOn(c, ep)
 		}
 	}()
 	t.Cleanup(func() {

@@ -25,14 +25,23 @@ type Endpoint struct {
 	// plain listener: the key authorization and true, or false for a request it does not know.
 	// Nil: none are answered. host is the Host field, path the path without the query.
 	ACMEChallenge func(host, path string) (body string, ok bool)
+	// H2 serves HTTP/2 to TLS clients that choose it by ALPN (the listener's TLS config must offer
+	// "h2"). H2C serves cleartext HTTP/2 to plain connections that open with the HTTP/2 preface.
+	// NoH1 refuses HTTP/1.1: a connection that is not HTTP/2 is closed.
+	H2, H2C, NoH1 bool
 
+	stream   *Endpoint     // the endpoint of this one's HTTP/2 streams: no protocol sniffing
 	redirect *router.Table // one route answering every request with the redirect, for RedirectHTTPS
 	acme     *router.Route // the route ACME challenge answers are logged under
 	hsts     []byte
 }
 
 // plainEndpoint serves connections handed to ServeConn: plain HTTP, nothing added.
-var plainEndpoint = &Endpoint{}
+var plainEndpoint = func() *Endpoint {
+	ep := &Endpoint{}
+	_ = ep.prepare() // cannot fail without RedirectHTTPS
+	return ep
+}()
 
 // prepare compiles what the endpoint needs per request.
 func (ep *Endpoint) prepare() error {
@@ -54,8 +63,15 @@ func (ep *Endpoint) prepare() error {
 		}
 		ep.redirect = t
 	}
+	st := *ep
+	st.H2, st.H2C, st.NoH1 = false, false, false
+	st.stream = &st
+	ep.stream = &st
 	return nil
 }
+
+// sniffs reports whether a new connection's first bytes are looked at before HTTP/1.1 parsing.
+func (ep *Endpoint) sniffs() bool { return ep.H2 || ep.H2C || ep.NoH1 }
 
 // HSTSValue writes a Strict-Transport-Security value.
 func HSTSValue(maxAgeSeconds int64, includeSubdomains, preload bool) string {
@@ -83,7 +99,8 @@ func (c *conn) clientCert() {
 	}
 	c.certChecked = true
 	c.certSubject, c.certFingerprint = c.certSubject[:0], c.certFingerprint[:0]
-	tc, ok := c.nc.(*tls.Conn)
+	// A *tls.Conn, or an HTTP/2 stream of one.
+	tc, ok := c.nc.(interface{ ConnectionState() tls.ConnectionState })
 	if !ok {
 		return
 	}

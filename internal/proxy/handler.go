@@ -20,6 +20,7 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/netip"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/accesslog"
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
+	"github.com/gatehouse-proxy/gatehouse/internal/h2"
 	"github.com/gatehouse-proxy/gatehouse/internal/metrics"
 	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
 	"github.com/gatehouse-proxy/gatehouse/internal/router"
@@ -77,6 +79,8 @@ type Options struct {
 	// Metrics counts requests; routes carry their own counters, this registry counts the requests
 	// no route took (404s, rejected heads). Default: none.
 	Metrics *metrics.Registry
+	// HTTP2 bounds HTTP/2 connections, on endpoints that serve them.
+	HTTP2 HTTP2Options
 }
 
 // Handler serves client connections. It is safe for concurrent use.
@@ -89,9 +93,12 @@ type Handler struct {
 
 	connPool sync.Pool // *conn, with their buffers
 
-	mu    sync.Mutex
-	conns map[*conn]struct{}
-	wg    sync.WaitGroup
+	h2o h2.Options // HTTP/2 connection settings, but for Serve
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	sessions map[*session]struct{} // HTTP/2 connections
+	wg       sync.WaitGroup
 }
 
 // New returns a Handler routing by table.
@@ -102,7 +109,8 @@ func New(opts Options, table *router.Table) *Handler {
 	if opts.Errorf == nil {
 		opts.Errorf = func(string, ...any) {}
 	}
-	h := &Handler{opts: opts, conns: make(map[*conn]struct{})}
+	h := &Handler{opts: opts, conns: make(map[*conn]struct{}), sessions: make(map[*session]struct{})}
+	h.h2o = h.h2Options()
 	h.SetForwarded(opts.Forwarded, opts.Trusted)
 	if opts.Metrics != nil {
 		h.noRoute = opts.Metrics.Route(metrics.NoRoute)
@@ -141,23 +149,31 @@ func (h *Handler) ServeConnOn(nc net.Conn, ep *Endpoint) {
 	h.conns[c] = struct{}{}
 	h.wg.Add(1)
 	h.mu.Unlock()
-	defer func() {
-		// Out of the set before close recycles c, so that Shutdown never kicks a recycled conn.
-		h.mu.Lock()
-		delete(h.conns, c)
-		h.mu.Unlock()
-		c.close()
-		h.wg.Done()
-	}()
 	c.serve()
+	// Out of the set before close recycles c, so that Shutdown never kicks a recycled conn.
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+	if c.toH2 {
+		// The connection speaks HTTP/2: it goes on as a session, with what c read of it.
+		nc, ep, buffered := c.nc, c.ep, bytes.Clone(c.in.Buffered())
+		c.detach()
+		h.serveH2(nc, ep, buffered)
+	} else {
+		c.close()
+	}
+	h.wg.Done()
 }
 
-// Active is the number of open client connections.
+// Active is the number of open client connections, HTTP/1.1 and HTTP/2.
 func (h *Handler) Active() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.conns)
+	return len(h.conns) + len(h.sessions)
 }
+
+// Draining reports whether Shutdown has begun.
+func (h *Handler) Draining() bool { return h.draining.Load() }
 
 // Shutdown stops keeping connections alive: idle ones are closed now, busy ones after their current
 // response. It returns when every connection has closed, or closes the rest when ctx ends.
@@ -168,6 +184,9 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 		if c.idle.Load() {
 			c.kick()
 		}
+	}
+	for s := range h.sessions {
+		s.shutdown()
 	}
 	h.mu.Unlock()
 	done := make(chan struct{})
@@ -182,6 +201,9 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 			h.mu.Lock()
 			for c := range h.conns {
 				c.abort()
+			}
+			for s := range h.sessions {
+				s.abort()
 			}
 			h.mu.Unlock()
 			<-done
