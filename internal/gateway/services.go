@@ -46,6 +46,7 @@ func (g *Gateway) settings(c *config.Config, u *config.Upstream) upstream.Settin
 		MaxIdle:        u.MaxIdlePerBackend,
 		IdleTimeout:    time.Duration(u.IdleTimeout),
 		ConnectTimeout: time.Duration(c.Server.Timeouts.UpstreamConnect),
+		HTTP2:          u.Protocol == "h2",
 	}
 }
 
@@ -95,7 +96,7 @@ func (g *Gateway) poolConfig(u *config.Upstream) (balance.Config, error) {
 func healthConfig(a *config.ActiveHealth) health.Config {
 	lo, hi, _ := config.ParseStatusRange(a.Status) // validated
 	return health.Config{
-		Type: a.Type, Method: a.Method, Path: a.Path, Host: a.Host,
+		Type: a.Type, GRPCService: a.GRPCService, Method: a.Method, Path: a.Path, Host: a.Host,
 		StatusMin: lo, StatusMax: hi, Body: a.Body,
 		Interval: time.Duration(a.Interval), Timeout: time.Duration(a.Timeout),
 		Rise: a.Rise, Fall: a.Fall,
@@ -123,7 +124,9 @@ func (g *Gateway) buildService(c *config.Config, u *config.Upstream, old *svcSta
 	st := &svcState{cfg: *u, resolved: map[int][]string{}, watches: map[string]bool{}}
 	st.poolKey = fingerprint([]any{u.Balance, u.Hash, u.Sticky, u.SlowStart, u.Retry.Budget, u.Retry.MinPerSecond})
 	if u.Health.Active != nil {
-		st.checkKey = fingerprint(u.Health.Active)
+		// Probes speak to the backends as the engine does: a new protocol or TLS setting needs
+		// new probe clients, so a new checker (the backends keep their verdicts).
+		st.checkKey = fingerprint([]any{u.Health.Active, u.Protocol, u.TLS})
 	}
 	// Resolve host names: every address becomes a backend.
 	for i, b := range u.Backends {
@@ -232,7 +235,8 @@ func (g *Gateway) backends(c *config.Config, u *config.Upstream, resolved map[in
 }
 
 // clientTLS returns the TLS client config of an upstream's https backends: the same *tls.Config
-// for the same settings, so that a reload keeps their Backends (and connections).
+// for the same settings, so that a reload keeps their Backends (and connections). An h2 upstream's
+// offers ALPN "h2" alone.
 //
 // name is the host name of a backend given by name: its resolved addresses are verified against
 // it (and send it as SNI) unless the upstream sets server_name.
@@ -240,7 +244,8 @@ func (g *Gateway) clientTLS(u *config.Upstream, name string) (*tls.Config, error
 	if u.TLS.ServerName != "" {
 		name = ""
 	}
-	key := fingerprint(u.TLS) + "|" + name
+	h2 := u.Protocol == "h2"
+	key := fingerprint(u.TLS) + "|" + name + "|" + u.Protocol
 	if tc, ok := g.tlsConfigs[key]; ok {
 		return tc, nil
 	}
@@ -255,6 +260,9 @@ func (g *Gateway) clientTLS(u *config.Upstream, name string) (*tls.Config, error
 	if name != "" {
 		tc = tc.Clone()
 		tc.ServerName = name
+	}
+	if h2 {
+		tc.NextProtos = []string{"h2"} // HTTP/2 by ALPN only: a backend that picks http/1.1 fails
 	}
 	g.tlsConfigs[key] = tc
 	return tc, nil

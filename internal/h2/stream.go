@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"context"
 	"crypto/tls"
 	"io"
 	"net"
@@ -69,6 +70,11 @@ type state struct {
 
 	rdl, wdl       time.Time
 	rtimer, wtimer *time.Timer
+
+	// Told when the stream fails (client reset, connection lost): see SetFailHook and Context.
+	onFail func()
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 var (
@@ -105,6 +111,9 @@ func (c *Conn) releaseLocked(s *stream) {
 		bodyPool.Put(s.rbuf)
 		s.rbuf = nil
 	}
+	if s.cancel != nil {
+		s.cancel()
+	}
 	s.gen.Add(1)
 	s.state = state{}
 	s.head = trim(s.head)
@@ -130,8 +139,39 @@ func trim(b []byte) []byte {
 func (s *stream) failLocked(err error) {
 	if s.err == nil {
 		s.err = err
+		if s.onFail != nil {
+			s.onFail()
+		}
+		if s.cancel != nil {
+			s.cancel()
+		}
 	}
 	s.cond.Broadcast()
+}
+
+// SetFailHook makes the stream call f, once, when it fails: the client reset it, the connection
+// was lost, or the protocol broke. f runs on the connection's reader with its lock held: it must
+// not block or touch the stream (closing another socket is what it is for: a backend connection
+// the engine waits on for this stream). A stream that has failed already does not call it.
+func (s *stream) SetFailHook(f func()) {
+	c := s.c
+	c.mu.Lock()
+	s.onFail = f
+	c.mu.Unlock()
+}
+
+// Context is a context that ends when the stream fails (as SetFailHook) or is done with.
+func (s *stream) Context() context.Context {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.ctx == nil {
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		if s.err != nil {
+			s.cancel()
+		}
+	}
+	return s.ctx
 }
 
 // Read returns the synthesized request head, then the body, then io.EOF.

@@ -139,13 +139,7 @@ func (c *Checker) Watch(bs []*upstream.Backend) {
 			t.mu.Unlock()
 			continue
 		}
-		t := &target{addr: b.Addr, url: "http://" + b.Addr + c.cfg.Path, be: b, client: c.client}
-		if tc := b.TLSConfig(); tc != nil {
-			// An https backend is probed over TLS as the engine talks to it: same roots, server
-			// name and client certificate.
-			t.url = "https://" + b.Addr + c.cfg.Path
-			t.client = c.newClient(tc)
-		}
+		t := c.newTarget(b)
 		t.st = Status{Addr: b.Addr, Up: b.State.ActiveUp()}
 		ctx, cancel := context.WithCancel(c.ctx)
 		t.cancel = cancel
@@ -159,6 +153,28 @@ func (c *Checker) Watch(bs []*upstream.Backend) {
 			delete(c.targets, addr)
 		}
 	}
+}
+
+// newTarget returns the probe state of b: the URL and the client that reach it as the engine does.
+// An https backend is probed over TLS (same roots, server name and client certificate); an
+// HTTP/2 backend, and any backend of a grpc check, over HTTP/2 (h2 by ALPN, or h2c).
+func (c *Checker) newTarget(b *upstream.Backend) *target {
+	path := c.cfg.Path
+	if c.cfg.Type == "grpc" {
+		path = GRPCHealthPath
+	}
+	t := &target{addr: b.Addr, url: "http://" + b.Addr + path, be: b, client: c.client}
+	tc := b.TLSConfig()
+	if tc != nil {
+		t.url = "https://" + b.Addr + path
+	}
+	switch {
+	case b.HTTP2() || c.cfg.Type == "grpc":
+		t.client = c.newH2Client(tc)
+	case tc != nil:
+		t.client = c.newClient(tc)
+	}
+	return t
 }
 
 // Status reports every watched backend, ordered by address.

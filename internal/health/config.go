@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 )
@@ -33,9 +35,15 @@ const UserAgent = "gatehouse-health-check"
 
 // Config is a pool's active health check. Zero fields get their defaults.
 type Config struct {
-	// Type is "http" (default): a request whose answer must pass the checks below; or "tcp": a
-	// connection that must open.
+	// Type is "http" (default): a request whose answer must pass the checks below; "tcp": a
+	// connection that must open; or "grpc": the gRPC health checking protocol's
+	// grpc.health.v1.Health/Check, over HTTP/2, which passes when the answer is SERVING with
+	// grpc-status 0 (Method, Path, StatusMin, StatusMax and Body do not apply). A backend made
+	// with upstream.Settings.HTTP2 is probed over HTTP/2 whatever the type, as the engine speaks to
+	// it.
 	Type string
+	// GRPCService is the service a grpc check asks about. Default "": the server as a whole.
+	GRPCService string
 	// Method is the HTTP method of the probe; default GET.
 	Method string
 	// Path is the request target, with an optional query; default "/".
@@ -97,8 +105,12 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	c = c.WithDefaults()
 	switch {
-	case c.Type != "http" && c.Type != "tcp":
-		return fmt.Errorf("type: %q is not a check type (want http or tcp)", c.Type)
+	case c.Type != "http" && c.Type != "tcp" && c.Type != "grpc":
+		return fmt.Errorf("type: %q is not a check type (want http, tcp or grpc)", c.Type)
+	case c.GRPCService != "" && c.Type != "grpc":
+		return fmt.Errorf("grpc_service: %q applies to grpc checks only", c.GRPCService)
+	case !utf8.ValidString(c.GRPCService) || strings.ContainsFunc(c.GRPCService, unicode.IsControl):
+		return fmt.Errorf("grpc_service: %q is not a service name", c.GRPCService)
 	case !h1.IsToken(c.Method):
 		return fmt.Errorf("method: %q is not an HTTP method", c.Method)
 	case !strings.HasPrefix(c.Path, "/") || !printable(c.Path):

@@ -15,9 +15,12 @@ func (c *Checker) probe(ctx context.Context, t *target) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var err error
-	if c.cfg.Type == "tcp" {
+	switch c.cfg.Type {
+	case "tcp":
 		err = c.probeTCP(ctx, t.addr)
-	} else {
+	case "grpc":
+		err = c.probeGRPC(ctx, t.client, t.url)
+	default:
 		err = c.probeHTTP(ctx, t.client, t.url)
 	}
 	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -62,6 +62,10 @@ type conn struct {
 	idle atomic.Bool
 	// up is the backend connection in use, for abort.
 	up atomic.Pointer[upstream.Conn]
+	// gone is set when the client went away while a backend was being asked (an HTTP/2 stream
+	// reset): the backend's failure that follows is ours, not the backend's.
+	gone     atomic.Bool
+	goneHook func() // c.clientGone, made once per pooled conn
 
 	clientAddr []byte // "ip:port" for the log
 	clientIP   []byte // for X-Forwarded-For
@@ -156,6 +160,7 @@ func (c *conn) close() {
 	c.resp = nil
 	c.trailers = c.trailers[:0]
 	c.idle.Store(false)
+	c.gone.Store(false)
 	c.rejected = false
 	c.h.connPool.Put(c)
 }
@@ -181,6 +186,16 @@ func (c *conn) kick() { _ = c.nc.SetReadDeadline(time.Unix(1, 0)) }
 // cleans up as after any failure.
 func (c *conn) abort() {
 	closeNow(c.nc)
+	if up := c.up.Load(); up != nil {
+		closeNow(up.Conn)
+	}
+}
+
+// clientGone is called when the client gave up on the request (its HTTP/2 stream was reset):
+// the backend connection the request waits on is closed, so that the wait ends now instead of at
+// the backend's timeout. It may run on another goroutine, and must not block.
+func (c *conn) clientGone() {
+	c.gone.Store(true)
 	if up := c.up.Load(); up != nil {
 		closeNow(up.Conn)
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -421,4 +422,91 @@ func (c *h2conn) readData(t *testing.T, stream uint32, n int) string {
 		}
 	}
 	return string(b)
+}
+
+// TestE2EH2RapidReset plays CVE-2023-44487 against the whole engine: a client opening streams and
+// resetting them at once, in a loop. gatehouse must stop it (GOAWAY ENHANCE_YOUR_CALM) long before
+// the loop ends, the backend must see a bounded number of the requests, and every goroutine the
+// streams started must end.
+func TestE2EH2RapidReset(t *testing.T) {
+	be := startBackend(t, func(c *bconn, r *recReq) bool {
+		<-c.Done // never answers: the streams' handlers stay busy until reset
+		return false
+	})
+	p := startProxy(t, h2cListener+singleUpstream(be.URL))
+	before := runtime.NumGoroutine()
+	fc := dialH2(t, p.Addr)
+	const tries = 20000
+	var stopped error
+	go func() {
+		for id := uint32(1); id < 2*tries; id += 2 {
+			fc.headers(id, true, ":method", "GET", ":scheme", "http", ":path", "/", ":authority", "x")
+			if err := fc.fr.WriteRSTStream(id, http2.ErrCodeCancel); err != nil {
+				return // the server closed the connection
+			}
+		}
+	}()
+	for {
+		f, err := fc.fr.ReadFrame()
+		if err != nil {
+			stopped = err
+			break
+		}
+		if ga, ok := f.(*http2.GoAwayFrame); ok {
+			if ga.ErrCode != http2.ErrCodeEnhanceYourCalm {
+				t.Fatalf("GOAWAY %v, want ENHANCE_YOUR_CALM", ga.ErrCode)
+			}
+			stopped = fmt.Errorf("goaway after stream %d", ga.LastStreamID)
+			if ga.LastStreamID >= 2*tries-1 {
+				t.Fatalf("GOAWAY only after the last stream (%d)", ga.LastStreamID)
+			}
+			break
+		}
+	}
+	t.Logf("stopped: %v; the backend saw %d requests", stopped, len(be.requests()))
+	if n := len(be.requests()); n > 1000 {
+		t.Errorf("the backend saw %d of the reset requests; rapid reset is not bounded", n)
+	}
+	fc.nc.Close()
+	waitFor(t, "the streams' goroutines to end", func() bool { return runtime.NumGoroutine() <= before+5 })
+}
+
+// TestE2EH2ResetCancelsBackend resets streams whose requests wait on a backend: each backend
+// connection is closed at once (not at upstream_header), the requests are logged as 499, and the
+// backend is not held to account for them (more resets than consecutive_failures, no ejection).
+func TestE2EH2ResetCancelsBackend(t *testing.T) {
+	t.Parallel()
+	closed := make(chan struct{}, 10)
+	be := startBackend(t, func(c *bconn, r *recReq) bool {
+		_, _ = c.BR.ReadByte() // waits for the proxy to close the connection
+		closed <- struct{}{}
+		return false
+	})
+	p := startProxy(t, h2cListener+singleUpstream(be.URL))
+	fc := dialH2(t, p.Addr)
+	const resets = 5
+	for i := range resets {
+		id := uint32(1 + 2*i)
+		fc.headers(id, true, ":method", "GET", ":scheme", "http", ":path", "/wait", ":authority", "x")
+		be.next(t)
+		if err := fc.fr.WriteRSTStream(id, http2.ErrCodeCancel); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second): // upstream_header is 60s: only the reset can close it
+			t.Fatalf("reset %d: the backend connection stayed open after the client reset its stream", i)
+		}
+	}
+	for _, l := range p.logLines(resets) {
+		if l.Status != 499 {
+			t.Errorf("logged status %d, want 499", l.Status)
+		}
+	}
+	if b := p.backendAt("up", be.Addr); b.State.Ejected(time.Now().UnixNano()) {
+		t.Error("the backend was ejected for the client's resets")
+	}
+	if errs := p.errors(); len(errs) > 0 {
+		t.Errorf("the client's resets were reported as backend problems: %q", errs)
+	}
 }

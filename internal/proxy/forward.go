@@ -35,6 +35,9 @@ type attempt struct {
 	retried bool
 	// interim is set once a 1xx answer went to the client: the request can no longer move.
 	interim bool
+	// reached is set when an HTTP/2 try got its request onto a connection to the backend (an
+	// HTTP/1.1 try has uc for that).
+	reached bool
 }
 
 // next outcomes of an attempt, beyond those of one exchange.
@@ -89,6 +92,15 @@ func (c *conn) forward(rt *router.Route) bool {
 		out := c.try(rt, be, &a)
 		be.State.End()
 		be.Release()
+		if c.gone.Load() {
+			// The client gave up (and the try failed, or was cut, for it): no report against
+			// the backend, no retry, nothing more to answer.
+			c.releaseHead()
+			if out != done {
+				c.status = 499
+			}
+			return false
+		}
 		if out == nextBackend || out == failed {
 			st := a.status
 			if out == nextBackend && st == 0 {
@@ -127,7 +139,7 @@ func (c *conn) forward(rt *router.Route) bool {
 // never dropped for a retry that cannot happen: the client gets the last backend's own answer.
 func (c *conn) mayRetry(svc *service.Service, a *attempt) bool {
 	c.pick.Now = c.h.opts.Clock().UnixNano() // the try took time: judge availability afresh
-	if a.uc == nil {
+	if a.uc == nil && !a.reached {
 		// Never connected (refused or timed out): nothing was sent.
 		return true
 	}
@@ -166,6 +178,9 @@ func (c *conn) report(svc *service.Service, be *upstream.Backend, status int, br
 // try runs one attempt at be: a pooled or new connection, the exchange, and the retry on a fresh
 // connection when a pooled one turns out closed.
 func (c *conn) try(rt *router.Route, be *upstream.Backend, a *attempt) outcome {
+	if be.HTTP2() {
+		return c.tryH2(rt, be, a)
+	}
 	isHead, minor := c.isHead, c.req.Minor
 	// A request that must not be sent twice gets a pooled connection only after a probe: the
 	// resend on a fresh connection below is for idempotent requests only.

@@ -78,6 +78,12 @@ func (h *Handler) serveStream(vc net.Conn, ep *Endpoint, s *session) {
 	c.ep = ep
 	c.rreq.TLS = ep.TLS
 	c.certChecked = false
+	if fs, ok := vc.(interface{ SetFailHook(func()) }); ok {
+		if c.goneHook == nil {
+			c.goneHook = c.clientGone
+		}
+		fs.SetFailHook(c.goneHook)
+	}
 	s.mu.Lock()
 	if s.aborted {
 		s.mu.Unlock()

@@ -28,6 +28,11 @@ type Settings struct {
 	// connect, bounded by Dial's context and by ConnectTimeout. Build it with ClientTLS; its session
 	// cache is shared by the backends using it. Default nil: plain TCP.
 	TLS *tls.Config
+	// HTTP2 makes the backends speak HTTP/2 instead of HTTP/1.1: over TLS with ALPN "h2" (a
+	// backend that does not negotiate h2 fails the connect) when TLS is set, else cleartext with
+	// prior knowledge (h2c). Requests then go through RoundTripH2, multiplexed on few connections;
+	// MaxIdle and ReadBuffer do not apply. Default false: HTTP/1.1.
+	HTTP2 bool
 }
 
 // staleCheckAfter is the idle time after which a pooled connection is probed before reuse: a backend
@@ -58,6 +63,7 @@ type Backend struct {
 	dialer net.Dialer
 	tls    *tls.Config  // set.TLS for this backend (ServerName filled in), nil for plain TCP
 	open   atomic.Int64 // connections open, idle or busy
+	h2     *h2Client    // the HTTP/2 client when set.HTTP2 (h2.go), else nil
 
 	mu     sync.Mutex
 	idle   []*Conn
@@ -82,6 +88,9 @@ func NewBackend(addr string, set Settings, wd *watchdog.Watchdog, clock func() t
 	}
 	if set.TLS != nil {
 		b.tls = backendTLS(set.TLS, addr)
+	}
+	if set.HTTP2 {
+		b.h2 = newH2Client(b)
 	}
 	return b
 }
@@ -232,7 +241,8 @@ func (b *Backend) Reap() {
 	}
 }
 
-// CloseIdle closes every idle connection and keeps none from now on.
+// CloseIdle closes every idle connection and keeps none from now on. An HTTP/2 backend's
+// connections close as their last stream ends.
 func (b *Backend) CloseIdle() {
 	b.mu.Lock()
 	idle := b.idle
@@ -242,4 +252,14 @@ func (b *Backend) CloseIdle() {
 	for _, c := range idle {
 		c.close(true)
 	}
+	if b.h2 != nil {
+		b.h2.t.CloseIdleConnections()
+	}
+}
+
+// isClosed reports whether CloseIdle was called.
+func (b *Backend) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
 }
