@@ -19,6 +19,12 @@ import (
 
 	"github.com/gatehouse-proxy/gatehouse/internal/acmetest"
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 // End to end: gatehouse obtains certificates for two names from Pebble (acmetest) at start,
@@ -75,11 +81,17 @@ admin: {address: "off"}
 access_log: {output: %[7]q}
 routes:
   - {match: {hosts: [shop.test]}, upstream: shop}
+  - {match: {hosts: [api.test], path_prefix: /grpc.health.v1.Health/}, upstream: api-grpc}
   - {match: {hosts: [api.test]}, upstream: api}
 upstreams:
   - {name: shop, backends: [%[8]s]}
   - {name: api, backends: [%[8]s]}
-`, e.httpPort, e.tlsPort, e.ca.Directory, e.ca.RootFile, filepath.Join(dir, "acme"), challenge, e.accessLog, backend.URL)
+  - name: api-grpc
+    protocol: h2
+    backends: [http://%[9]s]
+    health: {active: {type: grpc, interval: 1s, timeout: 1s, rise: 1}}
+`, e.httpPort, e.tlsPort, e.ca.Directory, e.ca.RootFile, filepath.Join(dir, "acme"), challenge, e.accessLog, backend.URL,
+		startGRPCHealth(t))
 	return e
 }
 
@@ -192,6 +204,7 @@ func TestE2EACME(t *testing.T) {
 			e := newACMEEnv(t, challenge)
 			a := e.start(t)
 			first := e.waitServed(t)
+			e.checkH2AndGRPC(t)
 			if n := e.ca.Orders(); n != int64(len(acmeNames)) {
 				t.Errorf("%d orders; want one per name, %d", n, len(acmeNames))
 			}
@@ -248,5 +261,57 @@ func TestE2EACME(t *testing.T) {
 				t.Errorf("%d orders after the restart; want still %d", n, len(acmeNames))
 			}
 		})
+	}
+}
+
+// startGRPCHealth starts a grpc-go server (h2c) with the standard health service, serving, and
+// returns its address.
+func startGRPCHealth(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	hs := health.NewServer()
+	hs.SetServingStatus("shop.v1.Orders", healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	return ln.Addr().String()
+}
+
+// checkH2AndGRPC checks the rest of the README's example over the certificates just obtained:
+// HTTP/2 by ALPN to the site, and a gRPC call to api.test's gRPC backend through gatehouse.
+func (e *acmeEnv) checkH2AndGRPC(t *testing.T) {
+	t.Helper()
+	c := e.client()
+	c.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	resp, err := c.Get("https://shop.test/h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || string(body) != "backend shop.test /h2" {
+		t.Errorf("HTTP/2 to shop.test: %s %q, want HTTP/2 and the backend's answer", resp.Proto, body)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(e.tlsPort))
+	cc, err := grpc.NewClient("passthrough:///"+addr, grpc.WithAuthority("api.test"),
+		grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: e.ca.Roots(), ServerName: "api.test"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hc := healthpb.NewHealthClient(cc)
+	r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "shop.v1.Orders"})
+	if err != nil || r.Status != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("gRPC call through gatehouse: %v, %v; want SERVING", r, err)
+	}
+	_, err = hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "no.such.Service"})
+	if status.Code(err) != codes.NotFound {
+		t.Errorf("gRPC call for an unknown service: %v; want the backend's NotFound", err)
 	}
 }
