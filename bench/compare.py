@@ -3,31 +3,41 @@
 
 One nginx backend (pinned to CPU 0) serves a small body on / and 64 KiB on /big.
 Each proxy under test is pinned to CPU 1 and listens on 127.0.0.1:8080; wrk runs on CPU 0.
-For the TLS workloads (tls, tlshs; only when asked for with --workloads) the proxy listens with TLS
-on 127.0.0.1:8443 instead, with the certificate bench/mkcert writes to /tmp/bench-tls/, and the
-client of tlshs is bench/tlsload (a new connection and a full handshake per request), not wrk.
+The workloads that use the extra command (tls, tlshs, h2, h2c; only when asked for with --workloads)
+run against the proxy's other listeners, started with its "TLS command" (PROXIES_TLS, --proxy-tls):
+tls, tlshs and h2 on 127.0.0.1:8443 with TLS (the certificate bench/mkcert writes to
+/tmp/bench-tls/; HTTP/1.1, and HTTP/2 by ALPN for h2), h2c on 127.0.0.1:8081 (cleartext HTTP/2 with
+prior knowledge). Their clients: tls is run by wrk, tlshs by bench/tlsload (a new connection and a
+full handshake per request), h2 and h2c by h2load (nghttp2), 100 concurrent streams per connection.
 Proxies are measured in alternating rounds so that machine drift hits all of them alike.
 
 Figures per proxy and workload (medians over rounds):
-  rps          requests per second seen by wrk
+  rps          requests per second seen by the client (wrk, tlsload or h2load)
   cpu_us_req   CPU time of the proxy's whole process tree per request (user+sys), the steadiest figure
-  p50/p99_us   wrk latency percentiles
+  p50/p99_us   latency percentiles: wrk's and tlsload's; h2load prints none: with --h2-latency, they
+               come from its per-request log (which costs the client CPU), else NaN, printed "-"
   rss_mb       peak resident memory of the proxy process tree during the run (MiB)
-  errors       responses other than 2xx/3xx; sock_err: wrk's socket errors (connect, read, write, timeout)
+  errors       responses other than 2xx/3xx (h2load: other than 2xx); sock_err: wrk's socket errors
+               (connect, read, write, timeout), h2load's streams that errored or timed out
 CPU per request is also given as a ratio to nginx, HAProxy and Caddy (those that were measured).
 
 Usage:
-  compare.py [--rounds N] [--secs S] [--conns C] [--workloads small,big,post,close[,tls,tlshs]]
+  compare.py [--rounds N] [--secs S] [--conns C] [--workloads small,big,post,close[,tls,tlshs,h2,h2c]]
              [--proxy NAME='COMMAND ...'] [--proxy-tls NAME='COMMAND ...']
              [--only nginx,haproxy,caddy,gatehouse,NAME] [--markdown] [--json FILE] [--no-build]
+             [--redo N] [--h2-latency]
   compare.py --idle N [--only gatehouse,...]   idle keep-alive connections: the proxy's memory
-The proxy command must listen on 127.0.0.1:8080 and forward to http://127.0.0.1:9001; for the TLS
-workloads, on 127.0.0.1:8443 with TLS (--proxy-tls gives another command for them).
+The proxy command must listen on 127.0.0.1:8080 and forward to http://127.0.0.1:9001; for tls,
+tlshs and h2, on 127.0.0.1:8443 with TLS (offering h2 by ALPN for h2), for h2c on 127.0.0.1:8081
+(HTTP/2 with prior knowledge); --proxy-tls gives another command for those four workloads.
 gatehouse is built from this checkout into bench/.bin/ (go build, from the repository root), and
-for the TLS workloads bench/.bin/mkcert and bench/.bin/tlsload too.
-Needs: go, nginx, haproxy, caddy, wrk, taskset; bench/run installs what is missing.
+bench/.bin/mkcert (the certificate, which the TLS listeners of nginx's, HAProxy's and Caddy's
+configs load even for the plain workloads) and, for tlshs, bench/.bin/tlsload too.
+Needs: go, nginx, haproxy, caddy, wrk, taskset, and h2load for h2, h2c; bench/run installs what is
+missing.
 """
-import argparse, http.client, json, os, re, resource, signal, socket, ssl, statistics, subprocess, sys, threading, time
+import argparse, http.client, json, math, os, re, resource, shutil, signal, socket, ssl, statistics, subprocess, sys
+import threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -37,6 +47,7 @@ IDLECONNS = os.path.join(BIN, "idleconns")
 MKCERT = os.path.join(BIN, "mkcert")
 TLSLOAD = os.path.join(BIN, "tlsload")
 TLS_DIR = "/tmp/bench-tls"
+H2LOAD_LOG = "/tmp/bench-h2load.log"  # with --h2-latency: h2load's per-request log of the last h2/h2c run
 BACKEND_CONF = os.path.join(HERE, "backend-nginx.conf")
 BIG_SIZE = 65536
 ANCHORS = ("nginx", "haproxy", "caddy")
@@ -46,12 +57,14 @@ PROXIES = {
     "caddy": f"caddy run --adapter caddyfile --config {HERE}/Caddyfile",
     "gatehouse": f"{GATEHOUSE} proxy --listen 127.0.0.1:8080 --to http://127.0.0.1:9001",
 }
-# The commands for the TLS workloads, where they differ from the ones above.
+# The "TLS commands": the commands for the workloads that use the extra command (EXTRA_PORTS), where
+# they differ from the ones above.
 PROXIES_TLS = {
     "gatehouse": f"{GATEHOUSE} run -config {HERE}/gatehouse-tls.yaml",
 }
-PLAIN_PORT, TLS_PORT = 8080, 8443
-# name: (path, wrk arguments); the TLS ones are on TLS_PORT, and tlshs is run by tlsload, not wrk.
+PLAIN_PORT, TLS_PORT, H2C_PORT = 8080, 8443, 8081
+# name: (path, wrk arguments). The ones in EXTRA_PORTS are on a port of their own, and those in
+# CLIENTS are run by another client than wrk (which then takes no arguments).
 WORKLOADS = {
     "small": ("/", []),
     "big": ("/big", []),
@@ -59,8 +72,14 @@ WORKLOADS = {
     "close": ("/", ["-s", f"{HERE}/close.lua"]),
     "tls": ("/", []),
     "tlshs": ("/", []),
+    "h2": ("/", []),
+    "h2c": ("/", []),
 }
-TLS_WORKLOADS = ("tls", "tlshs")
+# The workloads that use the extra command (PROXIES_TLS, --proxy-tls), each on its port; the others are
+# on PLAIN_PORT. Those on TLS_PORT are over TLS.
+EXTRA_PORTS = {"tls": TLS_PORT, "tlshs": TLS_PORT, "h2": TLS_PORT, "h2c": H2C_PORT}
+CLIENTS = {"tlshs": "tlsload", "h2": "h2load", "h2c": "h2load"}  # the client of each, when not wrk
+H2_STREAMS = 100  # h2load -m: concurrent streams per HTTP/2 connection
 DEFAULT_WORKLOADS = "small,big,post,close"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 OTHER_PCT_WARN = 10  # warn when other processes used more than this % of one CPU during a run
@@ -69,6 +88,37 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
+
+
+def port_of(wl):
+    return EXTRA_PORTS.get(wl, PLAIN_PORT)
+
+
+def url_of(wl):
+    """The scheme, address and port the client of wl connects to."""
+    port = port_of(wl)
+    return f"{'https' if port == TLS_PORT else 'http'}://127.0.0.1:{port}"
+
+
+def h2_conns(conns):
+    """h2load's connections for --conns C: as few as carry C requests in flight at H2_STREAMS streams
+    each (C/100 rounded up, at least 1: one connection, 100 streams, for the default 50). Not more:
+    nginx and gatehouse keep at most 128 idle backend connections (upstream keepalive 128,
+    max_idle_per_backend 128) and forward HTTP/2 over HTTP/1.1, one backend connection per request
+    in flight, so with more requests in flight than that they open and close backend connections all
+    the time (nginx: some 6,000 a second with 500 in flight, and half its req/s or less), and the run
+    would measure that rather than their HTTP/2."""
+    return max(1, math.ceil(conns / H2_STREAMS))
+
+
+def client_cmd(wl, conns):
+    """How the Markdown footnote names the client of wl and its settings."""
+    client = CLIENTS.get(wl, "wrk")
+    if client == "h2load":
+        return f"h2load -t1 -c{h2_conns(conns)} -m{H2_STREAMS}"
+    if client == "tlsload":
+        return f"tlsload -c={conns}"
+    return f"wrk -t1 -c{conns}"
 
 
 def big_path():
@@ -174,9 +224,17 @@ def port_free(port, secs=10):
     return False
 
 
-def get(port, path):
+def get(port, path, h2=False):
     """(status, body length) of one GET, or (error text, 0). On TLS_PORT over TLS, verifying the
-    certificate against bench/mkcert's CA (and that it holds 127.0.0.1)."""
+    certificate against bench/mkcert's CA (and that it holds 127.0.0.1). With h2, over HTTP/2 by
+    h2load (ALPN h2 on TLS_PORT, else prior knowledge), which gives the status's class only: 200
+    stands for any 2xx."""
+    if h2:
+        url = f"{'https' if port == TLS_PORT else 'http'}://127.0.0.1:{port}"
+        r = run_h2load(["-n1", "-c1", "-m1"], url + path, timeout=10)
+        if r["codes"][0] == 1:
+            return 200, r["data"]
+        return r["problem"] or f"no 2xx response ({r['codes'][1]} 3xx, {r['codes'][2]} 4xx, {r['codes'][3]} 5xx)", 0
     try:
         if port == TLS_PORT:
             ctx = ssl.create_default_context(cafile=f"{TLS_DIR}/ca.crt")
@@ -248,47 +306,125 @@ def wrk(path, extra, conns, secs, url="http://127.0.0.1:8080", client="wrk"):
                 socket_errors=errs.group(1) if errs else "")
 
 
-def measure(name, cmd, workloads, conns, secs, tls_cmd=None, backend=0):
-    """Figures for each workload. The plain ones and the TLS ones run against one start of cmd when
-    tls_cmd is cmd (or None), else the TLS ones against a start of tls_cmd of their own. backend is
-    the backend's pid, for telling the CPU used by other processes on the machine (other_pct)."""
-    plain = [wl for wl in workloads if wl not in TLS_WORKLOADS]
-    tls = [wl for wl in workloads if wl in TLS_WORKLOADS]
+def run_h2load(args, url, timeout=None):
+    """Runs h2load on CPU 0 with args against url (HTTP/2: over TLS offering only h2 by ALPN for an
+    https url, so that a server without HTTP/2 fails rather than being measured over HTTP/1.1;
+    cleartext with prior knowledge for an http one) and reads its summary: req/s, requests done,
+    errored and timed out, the count of each status class (2xx, 3xx, 4xx, 5xx), body bytes, and what
+    went wrong (problem) when no HTTP/2 was spoken."""
+    cmd = ["taskset", "-c", "0", "h2load", *args, *(["--npn-list=h2"] if url.startswith("https:") else []), url]
+    try:
+        run = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out, err = run.stdout, run.stderr
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
+        err = f"h2load did not finish in {timeout} s"
+    except FileNotFoundError:
+        raise SystemExit("h2load is not installed (Debian: nghttp2-client); bench/run installs it")
+    fin = re.search(r"finished in [\d.]+\w*, ([\d.]+) req/s", out)
+    req = re.search(r"requests: \d+ total, \d+ started, (\d+) done, \d+ succeeded, \d+ failed, (\d+) errored, "
+                    r"(\d+) timeout", out)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
+    data = re.search(r"traffic: .*\((\d+)\) data", out)
+    proto = re.search(r"Application protocol: (\S+)", out)
+    problem = ""
+    if not proto or proto.group(1) not in ("h2", "h2c"):
+        why = [ln.strip() for ln in (out + "\n" + err).splitlines()
+               if re.search(r"protocol|connect|error|fail|did not finish", ln, re.I)
+               and not ln.startswith(("requests:", "time for", "status codes:", "traffic:"))]
+        problem = (f"h2load spoke no HTTP/2 to {url}" + (f" ({proto.group(1)})" if proto else "")
+                   + (f": {'; '.join(why)}" if why else
+                      ": no connection, or no TLS handshake (h2load offers only h2 by ALPN: a server without "
+                      "HTTP/2 may refuse the handshake)" if url.startswith("https:") else ": no connection, or no answer"))
+    return dict(rps=float(fin.group(1)) if fin else 0.0,
+                done=int(req.group(1)) if req else 0, errored=int(req.group(2)) if req else 0,
+                timeout=int(req.group(3)) if req else 0,
+                codes=[int(x) for x in codes.groups()] if codes else [0, 0, 0, 0],
+                data=int(data.group(1)) if data else 0, problem=problem)
+
+
+def percentiles(path, qs):
+    """The qs percentiles (nearest rank) of the times, in µs, in h2load's per-request log: tab-separated
+    start time (µs since the epoch), status, and µs until the end of the response. NaN if none."""
+    try:
+        with open(path) as f:
+            xs = sorted(int(ln.split("\t")[2]) for ln in f if ln.count("\t") >= 2)
+    except (OSError, ValueError):
+        xs = []
+    return [float(xs[min(len(xs) - 1, max(0, math.ceil(q / 100 * len(xs)) - 1))]) if xs else float("nan") for q in qs]
+
+
+def h2load(path, conns, secs, url, log_file=""):
+    """Runs h2load for secs with h2_conns(conns) connections of H2_STREAMS streams each, on one thread,
+    and returns its figures in wrk()'s terms. h2load prints no latency percentiles: with log_file they
+    come from its per-request log, else are NaN. The log is not free: h2load writes each line with a
+    write(2) of its own, some 1 µs of the client's CPU per request, 10% fewer req/s when that CPU is
+    what limits them."""
+    args = ["-t1", f"-c{h2_conns(conns)}", f"-m{H2_STREAMS}", "-D", str(secs)]
+    if log_file:
+        if os.path.exists(log_file):
+            os.remove(log_file)
+        args.append(f"--log-file={log_file}")
+    r = run_h2load(args, url + path)
+    if r["problem"]:
+        log(f"WARNING: {r['problem']}")
+    elif not r["done"]:
+        log(f"WARNING: h2load completed no request on {url + path}")
+    p50, p99 = percentiles(log_file, (50, 99)) if log_file else (float("nan"), float("nan"))
+    return dict(reqs=r["done"] - r["errored"], rps=r["rps"], p50_us=p50, p99_us=p99,
+                errors=sum(r["codes"][1:]), sock_err=r["errored"] + r["timeout"],
+                socket_errors=f"errored {r['errored']}, timeout {r['timeout']}")
+
+
+def load(wl, conns, secs, log_file=""):
+    """Runs the client of workload wl for secs and returns its figures."""
+    path, extra = WORKLOADS[wl]
+    client = CLIENTS.get(wl, "wrk")
+    if client == "h2load":
+        return h2load(path, conns, secs, url_of(wl), log_file)
+    return wrk(path, extra, conns, secs, url_of(wl), client)
+
+
+def measure(name, cmd, workloads, conns, secs, tls_cmd=None, backend=0, h2_log=""):
+    """Figures for each workload. The plain ones and those that use the extra command (EXTRA_PORTS)
+    run against one start of cmd when tls_cmd (the extra command) is cmd (or None), else the latter
+    against a start of tls_cmd of their own. backend is the backend's pid, for telling the CPU used
+    by other processes on the machine (other_pct). h2_log: see h2load()."""
+    plain = [wl for wl in workloads if wl not in EXTRA_PORTS]
+    extra = [wl for wl in workloads if wl in EXTRA_PORTS]
     tls_cmd = tls_cmd or cmd
     res = {}
-    if tls_cmd == cmd and plain and tls:
-        res.update(measure_one(name, cmd, plain + tls, conns, secs, backend))
+    if tls_cmd == cmd and plain and extra:
+        res.update(measure_one(name, cmd, plain + extra, conns, secs, backend, h2_log))
     else:
         if plain:
-            res.update(measure_one(name, cmd, plain, conns, secs, backend))
-        if tls:
-            res.update(measure_one(name, tls_cmd, tls, conns, secs, backend))
+            res.update(measure_one(name, cmd, plain, conns, secs, backend, h2_log))
+        if extra:
+            res.update(measure_one(name, tls_cmd, extra, conns, secs, backend, h2_log))
     return {wl: res[wl] for wl in workloads}
 
 
-def measure_one(name, cmd, workloads, conns, secs, backend=0):
-    ports = sorted({TLS_PORT if wl in TLS_WORKLOADS else PLAIN_PORT for wl in workloads})
+def measure_one(name, cmd, workloads, conns, secs, backend=0, h2_log=""):
+    ports = sorted({port_of(wl) for wl in workloads})
     proc = start(name, cmd, 1, ports)
     try:
-        for port in ports:
-            for path in sorted({WORKLOADS[wl][0] for wl in workloads if (wl in TLS_WORKLOADS) == (port == TLS_PORT)}):
-                st, n = get(port, path)
-                if st != 200:
-                    log(f"WARNING: {name}: GET {path} on :{port} answered {st}; see /tmp/bench-{name}.log")
-                elif not n:
-                    log(f"WARNING: {name}: GET {path} on :{port} answered an empty body, not the backend's")
+        # One GET of each path on each port, in each HTTP version the workloads use there.
+        for port, h2, path in sorted({(port_of(wl), CLIENTS.get(wl) == "h2load", WORKLOADS[wl][0]) for wl in workloads}):
+            st, n = get(port, path, h2)
+            what = f"GET {path} on :{port}" + (" over HTTP/2" if h2 else "")
+            if st != 200:
+                log(f"WARNING: {name}: {what} answered {st}; see /tmp/bench-{name}.log")
+            elif not n:
+                log(f"WARNING: {name}: {what} answered an empty body, not the backend's")
         res = {}
         for wl in workloads:
-            path, extra = WORKLOADS[wl]
-            url = f"https://127.0.0.1:{TLS_PORT}" if wl in TLS_WORKLOADS else f"http://127.0.0.1:{PLAIN_PORT}"
-            client = "tlsload" if wl == "tlshs" else "wrk"
-            wrk(path, extra, conns, 1, url, client)  # warm-up
+            load(wl, conns, 1)  # warm-up
             pids = tree(proc.pid)
             t0, _ = usage(pids)
             m0, o0, w0 = machine_ticks(), own_ticks(backend), time.monotonic()
             peak = 0
             box = {}
-            th = threading.Thread(target=lambda: box.update(wrk(path, extra, conns, secs, url, client)))
+            th = threading.Thread(target=lambda: box.update(load(wl, conns, secs, h2_log)))
             th.start()
             while th.is_alive():
                 pids = tree(proc.pid)
@@ -342,13 +478,15 @@ def version(name, cmd, tls=False):
     return ""
 
 
-def build(idle, gatehouse=True, tls=False):
-    """go build gatehouse (and idleconns, and mkcert and tlsload) from this checkout into bench/.bin/."""
+def build(idle, gatehouse=True, cert=False, tlsload=False):
+    """go build gatehouse (and idleconns, mkcert, tlsload) from this checkout into bench/.bin/."""
     targets = [("bench/.bin/gatehouse", "./cmd/gatehouse")] if gatehouse else []
     if idle:
         targets.append(("bench/.bin/idleconns", "./bench/idleconns"))
-    if tls:
-        targets += [("bench/.bin/mkcert", "./bench/mkcert"), ("bench/.bin/tlsload", "./bench/tlsload")]
+    if cert:
+        targets.append(("bench/.bin/mkcert", "./bench/mkcert"))
+    if tlsload:
+        targets.append(("bench/.bin/tlsload", "./bench/tlsload"))
     for out, pkg in targets:
         cmd = ["go", "build", "-o", out, pkg]
         log("(cd " + ROOT + " && " + " ".join(cmd) + ")")
@@ -378,22 +516,34 @@ def other_note(runs, workloads):
             + (" (more than the benchmark tolerates: figures disturbed, measure again)." if worst > OTHER_PCT_WARN else "."))
 
 
-def print_plain(table, proxies, workloads):
+def num(x, spec):
+    """x formatted with spec, or "-" when it is NaN (a figure the client does not give)."""
+    return format(x, spec) if x == x else "-"
+
+
+def print_plain(table, proxies, workloads, conns):
     anchors = [n for n in ANCHORS if n in table]
-    tls = any(wl in TLS_WORKLOADS for wl in workloads)  # then also the proxy's CPU use, cpu%
+    extra = any(wl in EXTRA_PORTS for wl in workloads)  # then also the proxy's CPU use, cpu%
     hdr = (f"{'workload':8} {'proxy':14} {'rps':>9} {'cpu_us/req':>10} {'p50_us':>8} {'p99_us':>8} "
-           f"{'rss_MiB':>7} {'errors':>6} {'sock_err':>8}" + (f" {'cpu%':>5}" if tls else "")
+           f"{'rss_MiB':>7} {'errors':>6} {'sock_err':>8}" + (f" {'cpu%':>5}" if extra else "")
            + "".join(f" {'vs ' + a:>10}" for a in anchors))
     print(hdr)
     for wl in workloads:
         for n in proxies:
             t = table[n][wl]
-            print(f"{wl:8} {n:14} {t['rps']:9.0f} {t['cpu_us_req']:10.1f} {t['p50_us']:8.0f} {t['p99_us']:8.0f} "
-                  f"{t['rss_mb']:7.1f} {t['errors']:6.0f} {t['sock_err']:8.0f}" + (f" {t['cpu_pct']:5.0f}" if tls else "")
+            print(f"{wl:8} {n:14} {t['rps']:9.0f} {t['cpu_us_req']:10.1f} "
+                  f"{num(t['p50_us'], '.0f'):>8} {num(t['p99_us'], '.0f'):>8} "
+                  f"{t['rss_mb']:7.1f} {t['errors']:6.0f} {t['sock_err']:8.0f}" + (f" {t['cpu_pct']:5.0f}" if extra else "")
                   + "".join(f" {ratio(t, table[a][wl]):>10}" for a in anchors))
-    print("(cpu_us/req: CPU time of the proxy per request, lower is better; vs X: that figure divided by X's"
-          + ("; cpu%: the proxy's CPU use, 100 = its one CPU saturated; tlshs: one full TLS handshake per request)"
-             if tls else ")"))
+    notes = ["cpu_us/req: CPU time of the proxy per request, lower is better", "vs X: that figure divided by X's"]
+    if extra:
+        notes.append("cpu%: the proxy's CPU use, 100 = its one CPU saturated")
+    if "tlshs" in workloads:
+        notes.append("tlshs: one full TLS handshake per request")
+    h2 = [wl for wl in workloads if CLIENTS.get(wl) == "h2load"]
+    if h2:
+        notes.append(f"{', '.join(h2)}: by {client_cmd(h2[0], conns)}, {H2_STREAMS} requests in flight per connection")
+    print("(" + "; ".join(notes) + ")")
 
 
 # How the Markdown footnote describes each workload.
@@ -405,19 +555,32 @@ DESCRIBE = {
     "tls": "tls: small over TLS 1.3 (keep-alive, so almost no handshakes)",
     "tlshs": "tlshs: one request per TLS connection, each a full TLS 1.3 handshake (ECDSA P-256 certificate, "
              "X25519), no session resumption, by bench/tlsload instead of wrk (req/s are handshakes/s)",
+    "h2": "h2: small over HTTP/2 and TLS 1.3 (ALPN h2), by `{h2load}` instead of wrk: {n} connection{s} of "
+          "100 concurrent streams{lat}",
+    "h2c": "h2c: small over cleartext HTTP/2 with prior knowledge (on :8081), by `{h2load}`: {n} connection{s} of "
+           "100 concurrent streams{lat}",
 }
 
 
+def describe(wl, conns, h2_latency=False):
+    """The footnote's sentence on workload wl."""
+    n = h2_conns(conns)
+    lat = " (p50 and p99 from h2load's per-request log, `--h2-latency`)" if h2_latency else " (h2load gives no percentiles)"
+    return DESCRIBE[wl].format(h2load=client_cmd("h2", conns), n=n, s="s" if n != 1 else "", lat=lat)
+
+
 def print_markdown(table, proxies, workloads, a, versions, note=""):
-    tls = any(wl in TLS_WORKLOADS for wl in workloads)  # then also the proxy's CPU use
-    print("| workload | proxy | req/s | CPU µs/req | vs nginx | p50 µs | p99 µs | peak RSS MiB |" + (" proxy CPU % |" if tls else ""))
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if tls else ""))
+    extra = any(wl in EXTRA_PORTS for wl in workloads)  # then also the proxy's CPU use
+    print("| workload | proxy | req/s | CPU µs/req | vs nginx | p50 µs | p99 µs | peak RSS MiB |"
+          + (" proxy CPU % |" if extra else ""))
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if extra else ""))
     for wl in workloads:
         for n in proxies:
             t = table[n][wl]
             name = f"**{n}**" if n == "gatehouse" else n
             print(f"| {wl} | {name} | {t['rps']:,.0f} | {t['cpu_us_req']:.1f} | {ratio(t, table.get('nginx', {}).get(wl))} "
-                  f"| {t['p50_us']:,.0f} | {t['p99_us']:,.0f} | {t['rss_mb']:.1f} |" + (f" {t['cpu_pct']:.0f} |" if tls else ""))
+                  f"| {num(t['p50_us'], ',.0f')} | {num(t['p99_us'], ',.0f')} | {t['rss_mb']:.1f} |"
+                  + (f" {t['cpu_pct']:.0f} |" if extra else ""))
     print()
     cpu = ""
     try:
@@ -434,16 +597,26 @@ def print_markdown(table, proxies, workloads, a, versions, note=""):
         cmd += f" --only {a.only}"
     if a.redo:
         cmd += f" --redo {a.redo}"
+    if a.h2_latency:
+        cmd += " --h2-latency"
+    clients = {}  # the client's command: the workloads it runs
+    for wl in workloads:
+        clients.setdefault(client_cmd(wl, a.conns), []).append(wl)
+    if len(clients) == 1:
+        by = f"`{next(iter(clients))}`"
+    else:
+        by = "; ".join(f"{', '.join(wls)}: `{c}`" for c, wls in clients.items())
     print(f"Medians of {a.rounds} alternating round{'s' if a.rounds != 1 else ''} of {a.secs} s per workload "
-          f"(`wrk -t1 -c{a.conns}`), `{cmd}`"
+          f"({by}), `{cmd}`"
           + (f" on {cpu}" if cpu else "") + ". "
-          "Each proxy is pinned to one CPU; wrk and the nginx backend share the other. "
+          "Each proxy is pinned to one CPU; the client and the nginx backend share the other. "
           "CPU µs/req is the user+system CPU time of the proxy's process tree per request, "
           "and *vs nginx* is that figure divided by nginx's (lower is better). "
-          + "; ".join(DESCRIBE[wl] for wl in workloads) + "."
-          + (" Proxy CPU % is the proxy's CPU use during the run (100 = its one CPU saturated)." if tls else "")
+          + "; ".join(describe(wl, a.conns, a.h2_latency) for wl in workloads) + "."
+          + (" Proxy CPU % is the proxy's CPU use during the run (100 = its one CPU saturated)." if extra else "")
           + (f" Versions: {vs}." if vs else "") + (f" {note}" if note else ""))
-    bad = [f"{n}/{wl}: {table[n][wl]['errors']:.0f} non-2xx, {table[n][wl]['sock_err']:.0f} socket errors"
+    bad = [f"{n}/{wl}: {table[n][wl]['errors']:.0f} non-2xx, {table[n][wl]['sock_err']:.0f} "
+           + ("streams errored or timed out" if CLIENTS.get(wl) == "h2load" else "socket errors")
            for wl in workloads for n in proxies if table[n][wl]["errors"] or table[n][wl]["sock_err"]]
     bad += [f"{n}/{wl}: no request completed" for wl in workloads for n in proxies if not table[n][wl]["rps"]]
     if bad:
@@ -488,13 +661,15 @@ def main():
     ap = argparse.ArgumentParser(description="Side-by-side reverse-proxy benchmark (see bench/README.md).")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--secs", type=int, default=5)
-    ap.add_argument("--conns", type=int, default=50)
+    ap.add_argument("--conns", type=int, default=50,
+                    help=f"connections of wrk and tlsload (default 50); h2load's are this / {H2_STREAMS}, rounded up")
     ap.add_argument("--workloads", default=DEFAULT_WORKLOADS,
-                    help=f"comma-separated, of {', '.join(WORKLOADS)} (default {DEFAULT_WORKLOADS}; the TLS ones, "
-                         f"{', '.join(TLS_WORKLOADS)}, only when named)")
+                    help=f"comma-separated, of {', '.join(WORKLOADS)} (default {DEFAULT_WORKLOADS}; those that use the "
+                         f"extra command, {', '.join(EXTRA_PORTS)}, only when named)")
     ap.add_argument("--proxy", action="append", default=[], help="NAME='COMMAND' (listen on :8080, forward to :9001)")
     ap.add_argument("--proxy-tls", action="append", default=[],
-                    help="NAME='COMMAND' for the TLS workloads (TLS on :8443, forward to :9001); default: --proxy's")
+                    help="NAME='COMMAND' for the workloads that use the extra command: tls, tlshs, h2 (TLS on :8443, "
+                         "h2 by ALPN), h2c (HTTP/2 with prior knowledge on :8081); forward to :9001; default: --proxy's")
     ap.add_argument("--only", default="", help="comma-separated proxies to measure, in this order")
     ap.add_argument("--json", default="", help="write all figures to this file")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown, for README.md")
@@ -502,6 +677,9 @@ def main():
     ap.add_argument("--redo", type=int, default=0, metavar="N",
                     help=f"on a shared machine: wait for a quiet second before each proxy's round, and measure a round "
                          f"again (up to N times) when other processes used more than {OTHER_PCT_WARN}%% of a CPU during it")
+    ap.add_argument("--h2-latency", action="store_true",
+                    help="h2, h2c: p50 and p99 from h2load's per-request log (else none); it costs the client some "
+                         "1 µs of CPU per request, so up to 10%% fewer req/s when the client's CPU is the limit")
     ap.add_argument("--idle", type=int, default=0, metavar="N",
                     help="instead: hold N idle keep-alive connections and report the proxy's RSS (gatehouse by default)")
     ap.add_argument("--idle-wait", type=int, default=3, metavar="S", help="with --idle: seconds to leave them idle")
@@ -513,7 +691,7 @@ def main():
             ap.error(f"--proxy {p!r}: give NAME='COMMAND'")
         n, c = p.split("=", 1)
         proxies[n] = c
-        tls_cmds.pop(n, None)  # a proxy given anew serves the TLS workloads with its own command too
+        tls_cmds.pop(n, None)  # a proxy given anew serves the extra workloads with its own command too
     for p in a.proxy_tls:
         if "=" not in p:
             ap.error(f"--proxy-tls {p!r}: give NAME='COMMAND'")
@@ -531,15 +709,23 @@ def main():
     for wl in workloads:
         if wl not in WORKLOADS:
             ap.error(f"--workloads: unknown workload {wl} (known: {', '.join(WORKLOADS)})")
-    tls = not a.idle and any(wl in TLS_WORKLOADS for wl in workloads)
-    if "gatehouse" in proxies or a.idle or tls:
+    extra = not a.idle and any(wl in EXTRA_PORTS for wl in workloads)
+    tls = not a.idle and any(port_of(wl) == TLS_PORT for wl in workloads)
+    tlsload = not a.idle and any(CLIENTS.get(wl) == "tlsload" for wl in workloads)
+    # The certificate: for the TLS workloads, and for nginx, HAProxy and Caddy whatever the workloads,
+    # since their configs hold the TLS listener too and they do not start without it.
+    cert = tls or any(n in ANCHORS for n in proxies)
+    if "gatehouse" in proxies or a.idle or cert or tlsload:
         if not a.no_build:
-            build(a.idle, "gatehouse" in proxies or a.idle, tls)
+            build(a.idle, "gatehouse" in proxies or a.idle, cert, tlsload)
         exes = ([GATEHOUSE] if "gatehouse" in proxies or a.idle else []) + ([IDLECONNS] if a.idle else [])
-        for exe in exes + ([MKCERT, TLSLOAD] if tls else []):
+        for exe in exes + ([MKCERT] if cert else []) + ([TLSLOAD] if tlsload else []):
             if not os.access(exe, os.X_OK):
                 raise SystemExit(f"{exe} is missing: run bench/run, or compare.py without --no-build")
-    if tls:
+    h2 = [wl for wl in workloads if CLIENTS.get(wl) == "h2load"]
+    if h2 and not a.idle and not shutil.which("h2load"):
+        raise SystemExit(f"h2load is missing (for {', '.join(h2)}): run bench/run, or install nghttp2-client")
+    if cert:
         # The certificate every proxy's TLS listener uses (kept when it is there and valid).
         if subprocess.run([MKCERT, "-dir", TLS_DIR]).returncode != 0:
             raise SystemExit(f"{MKCERT} failed to write the certificates to {TLS_DIR}")
@@ -557,7 +743,8 @@ def main():
                 for attempt in range(a.redo + 1):
                     if a.redo:
                         wait_quiet(be.pid)
-                    res = measure(n, c, workloads, a.conns, a.secs, tls_cmds.get(n), be.pid)
+                    res = measure(n, c, workloads, a.conns, a.secs, tls_cmds.get(n), be.pid,
+                                  H2LOAD_LOG if a.h2_latency else "")
                     worst = max(res[wl]["other_pct"] for wl in workloads)
                     if worst <= OTHER_PCT_WARN or attempt == a.redo:
                         break
@@ -577,13 +764,15 @@ def main():
     if a.markdown:
         print_markdown(table, proxies, workloads, a, versions, other_note(runs, workloads))
     else:
-        print_plain(table, proxies, workloads)
+        print_plain(table, proxies, workloads, a.conns)
         print(other_note(runs, workloads))
     if a.json:
         meta = dict(rounds=a.rounds, secs=a.secs, conns=a.conns, workloads=workloads, commands=proxies,
                     versions=versions, time=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        if tls:
+        if extra:
             meta["tls_commands"] = {n: tls_cmds.get(n, c) for n, c in proxies.items()}
+        if h2:
+            meta["h2load"] = dict(conns=h2_conns(a.conns), streams=H2_STREAMS, latency=a.h2_latency)
         with open(a.json, "w") as f:
             json.dump(dict(meta=meta, median=table, runs=runs), f, indent=1)
 
