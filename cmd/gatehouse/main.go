@@ -208,8 +208,12 @@ func serve(ctx context.Context, cfg *config.Config, o app.Options, stderr io.Wri
 		fmt.Fprintln(stderr, "gatehouse:", err)
 		return 1
 	}
-	for _, addr := range a.Addrs() {
-		o.Logf("listening on http://%s", addr)
+	for i, addr := range a.Addrs() {
+		scheme := "http"
+		if cfg.Listeners[i].TLS != nil {
+			scheme = "https"
+		}
+		o.Logf("listening on %s://%s", scheme, addr)
 	}
 	if addr := a.AdminAddr(); addr != nil {
 		o.Logf("admin on http://%s (/metrics, /api/upstreams, /api/config, POST /api/reload)", addr)
