@@ -2,6 +2,7 @@ package h2
 
 import (
 	"encoding/binary"
+	"runtime"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -23,6 +24,8 @@ const (
 	// lingerTime is how long a connection being closed waits for the client to close its side, so
 	// that the last frames (GOAWAY) are not destroyed by a TCP reset.
 	lingerTime = time.Second
+	// batchBytes is the queue size below which the writer lets other goroutines add to it first.
+	batchBytes = 32 << 10
 )
 
 // writeLoop is the writer goroutine.
@@ -36,6 +39,15 @@ func (c *Conn) writeLoop() {
 			c.wcond.Wait()
 		}
 		c.writerIdle = false
+		if len(c.wbuf) < batchBytes && !c.dead && !c.closing {
+			// Let the goroutines that are ready to run (handlers whose backends have answered)
+			// queue their frames first: one write then carries many responses. Without this,
+			// the woken writer runs as soon as the first handler blocks and writes each response
+			// on its own (one syscall per request at 100 streams in flight).
+			c.mu.Unlock()
+			runtime.Gosched()
+			c.mu.Lock()
+		}
 		if c.dead {
 			c.mu.Unlock()
 			return
