@@ -24,9 +24,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -147,9 +149,20 @@ func (c *CA) Orders() int64 { return c.orders.Load() }
 
 // FreePort returns a TCP port of 127.0.0.1 that was free a moment ago, for a listener whose
 // port must be known before it listens (a config that names its challenge ports). Another
-// process may take it in between; the window is short.
+// process may take it in between; the window is short. The port is picked below Linux's
+// ephemeral range (32768-60999), where the kernel never hands out the local ports of outgoing
+// connections: a port from listening on :0 is in that range, and under load a test's client
+// connection often took it before the listener came back for it.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
+	for range 100 {
+		p := 20000 + rand.IntN(12000)
+		ln, err := net.Listen("tcp", net.JoinHostPort(LoopbackIP, strconv.Itoa(p)))
+		if err == nil {
+			ln.Close()
+			return p
+		}
+	}
 	ln, err := net.Listen("tcp", LoopbackIP+":0")
 	if err != nil {
 		tb.Fatalf("acmetest: %v", err)
