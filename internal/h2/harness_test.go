@@ -176,6 +176,10 @@ func (e *testEngine) serve(vc net.Conn) {
 		select {
 		case <-e.hold:
 			w("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nheld")
+			// The reader must be done with vc before the handler returns and the stream is
+			// recycled: closing vc ends its Read.
+			vc.Close()
+			<-rerr
 		case err := <-rerr:
 			if err != nil {
 				e.errs <- err
