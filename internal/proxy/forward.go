@@ -198,6 +198,10 @@ func (c *conn) try(rt *router.Route, be *upstream.Backend, a *attempt) outcome {
 	}
 	a.uc = uc
 	c.up.Store(uc)
+	if c.gone.Load() {
+		// The client gave up while the connection was being made (clientGone found no c.up).
+		closeNow(uc.Conn)
+	}
 	defer c.up.Store(nil)
 	out := c.exchange(rt, a, isHead, minor)
 	if out == retry {
@@ -211,6 +215,9 @@ func (c *conn) try(rt *router.Route, be *upstream.Backend, a *attempt) outcome {
 		}
 		a.uc = fresh
 		c.up.Store(fresh)
+		if c.gone.Load() {
+			closeNow(fresh.Conn)
+		}
 		out = c.resend(rt, a, isHead, minor)
 	}
 	return out
