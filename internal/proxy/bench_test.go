@@ -67,10 +67,16 @@ func benchProxy(tb testing.TB, resp []byte) string { return benchProxyLog(tb, re
 
 // benchProxyLog is benchProxy with an access log.
 func benchProxyLog(tb testing.TB, resp []byte, log *accesslog.Logger) string {
+	set := upstream.Settings{MaxIdle: 64, IdleTimeout: time.Minute, ConnectTimeout: time.Second}
+	return benchEngine(tb, rawBackend(tb, resp), set, log)
+}
+
+// benchEngine starts a Handler with one route to the backend at addr, built with set, and
+// returns the proxy's address.
+func benchEngine(tb testing.TB, addr string, set upstream.Settings, log *accesslog.Logger) string {
 	wd := watchdog.New(50*time.Millisecond, time.Now)
 	tb.Cleanup(wd.Close)
-	set := upstream.Settings{MaxIdle: 64, IdleTimeout: time.Minute, ConnectTimeout: time.Second}
-	be := upstream.NewBackend(rawBackend(tb, resp), set, wd, time.Now)
+	be := upstream.NewBackend(addr, set, wd, time.Now)
 	pool, err := balance.NewPool("bench", balance.Config{}, []*upstream.Backend{be}, time.Now)
 	if err != nil {
 		tb.Fatal(err)

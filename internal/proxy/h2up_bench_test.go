@@ -12,13 +12,8 @@ import (
 
 	"golang.org/x/net/http2"
 
-	"github.com/gatehouse-proxy/gatehouse/internal/balance"
 	"github.com/gatehouse-proxy/gatehouse/internal/h1"
-	"github.com/gatehouse-proxy/gatehouse/internal/reqid"
-	"github.com/gatehouse-proxy/gatehouse/internal/router"
-	"github.com/gatehouse-proxy/gatehouse/internal/service"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
-	"github.com/gatehouse-proxy/gatehouse/internal/watchdog"
 )
 
 // benchH2Proxy starts a Handler in front of an h2c backend (x/net's HTTP/2 server) answering every
@@ -45,43 +40,8 @@ func benchH2Proxy(tb testing.TB) string {
 			go h2srv.ServeConn(c, &http2.ServeConnOpts{Handler: http.HandlerFunc(answer)})
 		}
 	}()
-	wd := watchdog.New(50*time.Millisecond, time.Now)
-	tb.Cleanup(wd.Close)
 	set := upstream.Settings{IdleTimeout: time.Minute, ConnectTimeout: time.Second, HTTP2: true}
-	be := upstream.NewBackend(bln.Addr().String(), set, wd, time.Now)
-	pool, err := balance.NewPool("bench", balance.Config{}, []*upstream.Backend{be}, time.Now)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc := &service.Service{Name: "bench", Pool: pool, Outlier: upstream.NewOutlier(upstream.DefaultOutlierConfig(), time.Now)}
-	svc.Outlier.SetBackends(pool.Backends())
-	ids, err := reqid.New()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	rt := &router.Route{Name: "bench", NameBytes: []byte("bench"), Prefix: "/", Service: svc, MaxBody: 1 << 20}
-	h := New(Options{
-		Limits: h1.Limits{MaxRequestLine: 8 << 10, MaxHeaderBytes: 32 << 10, MaxHeaderCount: 100},
-		Timeouts: Timeouts{ClientHeader: 10 * time.Second, ClientBodyIdle: 10 * time.Second,
-			ClientWriteIdle: 10 * time.Second, KeepAliveIdle: time.Minute, UpstreamConnect: time.Second,
-			UpstreamHeader: 10 * time.Second, UpstreamBodyIdle: 10 * time.Second},
-		IDs: ids, Watchdog: wd,
-	}, router.NewTable([]*router.Route{rt}))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { ln.Close(); be.CloseIdle() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go h.ServeConn(c)
-		}
-	}()
-	return ln.Addr().String()
+	return benchEngine(tb, bln.Addr().String(), set, nil)
 }
 
 // benchmarkH2Up sends req over one kept-alive client connection b.N times, through gatehouse to an
