@@ -52,10 +52,11 @@ var (
 
 // conn is one client connection and the state of the request it is serving.
 type conn struct {
-	h  *Handler
-	nc net.Conn
-	dl *watchdog.Deadline
-	in h1.Reader
+	h     *Handler
+	nc    net.Conn
+	dl    *watchdog.Deadline // &dlOwn
+	dlOwn watchdog.Deadline
+	in    h1.Reader
 
 	// idle is set while the connection waits for a request with nothing buffered: Shutdown closes
 	// such connections at once.
@@ -122,7 +123,8 @@ func (h *Handler) newConn(nc net.Conn) *conn {
 	}
 	c.nc = nc
 	c.in.Src = nc
-	c.dl = h.opts.Watchdog.Register(nc)
+	h.opts.Watchdog.Watch(&c.dlOwn, nc)
+	c.dl = &c.dlOwn
 	c.clientAddr, c.clientIP = c.clientAddr[:0], c.clientIP[:0]
 	var ap netip.AddrPort
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
@@ -306,6 +308,9 @@ func (c *conn) readHead(first bool) bool {
 // plainOnTLS answers a client that spoke plain HTTP to a TLS listener, as nginx does, so that the
 // mistake shows in a browser or curl instead of as a closed connection.
 func (c *conn) plainOnTLS(err error) {
+	if _, ok := c.nc.(*tls.Conn); !ok || err == io.EOF {
+		return // not TLS (an HTTP/2 stream, say), or a clean end: no allocation for errors.As
+	}
 	var rh tls.RecordHeaderError
 	if !errors.As(err, &rh) || rh.Conn == nil || !looksLikeHTTP(rh.RecordHeader[:]) {
 		return

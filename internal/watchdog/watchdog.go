@@ -92,12 +92,21 @@ func (w *Watchdog) Now() int64 { return w.now.Load() }
 
 // Register starts watching c. Call Unregister when c is closed.
 func (w *Watchdog) Register(c net.Conn) *Deadline {
-	d := &Deadline{conn: c, w: w}
+	d := new(Deadline)
+	w.Watch(d, c)
+	return d
+}
+
+// Watch is Register into a Deadline the caller owns (say, a field of a pooled connection), so that
+// watching a connection allocates nothing. d must not be watched already: a Deadline used before
+// must have been Unregistered. d starts disarmed.
+func (w *Watchdog) Watch(d *Deadline, c net.Conn) {
+	d.at.Store(0)
+	d.conn, d.w = c, w
 	w.mu.Lock()
 	d.idx = len(w.list)
 	w.list = append(w.list, d)
 	w.mu.Unlock()
-	return d
 }
 
 // Len is the number of connections watched.

@@ -92,6 +92,44 @@ func TestRegisterUnregister(t *testing.T) {
 	}
 }
 
+// A Deadline the caller owns is reused across connections: Watch after Unregister starts it
+// disarmed (even after it fired) and watching the new connection only.
+func TestWatchReusesDeadline(t *testing.T) {
+	w := New(time.Millisecond, time.Now)
+	defer w.Close()
+	a, _ := pipePair(t)
+	var d Deadline
+	w.Watch(&d, a)
+	d.Set(time.Millisecond)
+	if _, err := a.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read error %v, want a deadline error", err)
+	}
+	d.Unregister()
+	if w.Len() != 0 {
+		t.Fatalf("Len %d after Unregister, want 0", w.Len())
+	}
+	c, e := pipePair(t)
+	w.Watch(&d, c)
+	if d.Fired() || w.Len() != 1 || d.conn != c {
+		t.Fatalf("after Watch again: fired %v, len %d, watching the new conn %v", d.Fired(), w.Len(), d.conn == c)
+	}
+	if !d.Set(time.Hour) {
+		t.Fatal("Set on a re-watched Deadline reported it fired")
+	}
+	go e.Write([]byte("x"))
+	if _, err := c.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("read on the new conn: %v", err)
+	}
+	d.Unregister()
+	allocs := testing.AllocsPerRun(100, func() {
+		w.Watch(&d, c)
+		d.Unregister()
+	})
+	if allocs != 0 {
+		t.Errorf("Watch+Unregister allocate %v times, want 0", allocs)
+	}
+}
+
 func TestTickFor(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct{ in, want time.Duration }{
