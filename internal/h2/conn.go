@@ -43,11 +43,19 @@ type Conn struct {
 
 	// Streams.
 	streams     map[uint32]*stream
-	maxClientID uint32    // the highest stream the client opened (or tried to)
-	active      int       // streams open in the protocol sense
-	handlers    int       // running Serve callbacks
-	pending     []*stream // streams waiting for a handler slot, in order
-	wg          sync.WaitGroup
+	maxClientID uint32         // the highest stream the client opened (or tried to)
+	active      int            // streams open in the protocol sense
+	handlers    int            // running Serve callbacks
+	pending     []*stream      // streams waiting for a handler slot, in order
+	wg          sync.WaitGroup // the handler goroutines
+
+	// Handler goroutines (conn.go, worker).
+	idleW     []*worker   // waiting for a stream; the last is the next to take one
+	idleLow   int         // the fewest idle since the last trim: that many were not needed
+	trimTimer *time.Timer // runs trimIdle every workerLinger while there are idle workers
+	trimArmed bool
+	workers   int // busy or idle
+	spawned   int // goroutines started, for tests
 
 	// The last streams we reset: frames the client sent on them before it saw the RST_STREAM are
 	// ignored (RFC 9113 §5.1), trailers included, rather than taken for frames on closed streams.
@@ -104,7 +112,7 @@ func NewConn(nc net.Conn, buffered []byte, opts *Options) *Conn {
 }
 
 // Serve runs the connection: it reads frames on the calling goroutine and starts a writer goroutine
-// and one goroutine per request. It returns once the connection is closed and every Serve callback
+// and handler goroutines, reused from request to request while the connection is busy. It returns once the connection is closed and every Serve callback
 // has returned. It closes nc.
 func (c *Conn) Serve() {
 	c.mu.Lock()
@@ -173,6 +181,7 @@ func (c *Conn) dieLocked(err error) {
 	}
 	c.failStreamsLocked(err)
 	c.dead = true
+	c.dismissIdleLocked()
 	c.wcond.Broadcast()
 	c.wakeBlockedLocked()
 }
@@ -240,9 +249,9 @@ func (c *Conn) onIdle() {
 	c.maybeFinishLocked()
 }
 
-// startHandlerLocked runs s's request in a new goroutine when a handler slot is free, else queues it.
-// Handlers are capped at MaxConcurrentStreams, those of reset streams still running included, so
-// that resetting streams cannot multiply the work in flight (rapid reset).
+// startHandlerLocked runs s's request on an idle worker goroutine, or a new one, when a handler slot
+// is free, else queues it. Handlers are capped at MaxConcurrentStreams, those of reset streams still
+// running included, so that resetting streams cannot multiply the work in flight (rapid reset).
 func (c *Conn) startHandlerLocked(s *stream) {
 	if c.handlers >= int(c.opts.MaxConcurrentStreams) {
 		s.queued = true
@@ -250,32 +259,120 @@ func (c *Conn) startHandlerLocked(s *stream) {
 		return
 	}
 	c.handlers++
+	if n := len(c.idleW) - 1; n >= 0 {
+		w := c.idleW[n]
+		c.idleW[n] = nil
+		c.idleW = c.idleW[:n]
+		c.idleLow = min(c.idleLow, n)
+		w.next <- s // never blocks: an idle worker's channel is empty
+		return
+	}
 	c.wg.Add(1)
-	go c.runHandler(s)
+	c.workers++
+	c.spawned++
+	go c.work(s)
 }
 
-// runHandler is a request's goroutine.
-func (c *Conn) runHandler(s *stream) {
-	c.opts.Serve(s)
+// A worker is a handler goroutine that runs one stream's Serve after another. Reusing it saves
+// starting a goroutine per request and, above all, growing a new stack to the engine's depth each
+// time (runtime.copystack was 7% of the CPU of h2load's 100 streams per connection).
+//
+// Finished workers wait on the connection's idle list (a stack: the most recently used, whose
+// stack is warm, is taken first), at most MaxConcurrentStreams of them. Every workerLinger, the
+// idle workers that no stream needed since the last look (the list's low-water mark) end, so a
+// connection keeps as many as its recent peaks used: a quiet one keeps none after two looks. A
+// dead connection ends them all at once.
+type worker struct {
+	next chan *stream // capacity 1: the next stream, or nil to end
+}
+
+// work is a handler goroutine: it serves s, then the streams queued for a handler slot, then waits
+// on the idle list for the next stream.
+func (c *Conn) work(s *stream) {
+	defer c.wg.Done()
+	var w *worker
+	for {
+		c.opts.Serve(s)
+		c.mu.Lock()
+		s.closeLocked()
+		s.handlerDone = true
+		c.handlers--
+		if s.protoClosed {
+			c.releaseLocked(s)
+		}
+		s = nil
+		if len(c.pending) > 0 && !c.dead && c.handlers < int(c.opts.MaxConcurrentStreams) {
+			s = c.pending[0]
+			c.pending[0] = nil
+			c.pending = c.pending[1:]
+			if len(c.pending) == 0 {
+				c.pending = nil
+			}
+			s.queued = false
+			c.handlers++
+			c.mu.Unlock()
+			continue
+		}
+		if c.dead || len(c.idleW) >= int(c.opts.MaxConcurrentStreams) {
+			c.workers--
+			c.mu.Unlock()
+			return
+		}
+		if w == nil {
+			w = &worker{next: make(chan *stream, 1)}
+		}
+		c.idleW = append(c.idleW, w)
+		if !c.trimArmed {
+			c.trimArmed = true
+			c.idleLow = len(c.idleW)
+			if c.trimTimer == nil {
+				c.trimTimer = time.AfterFunc(c.opts.workerLinger, c.trimIdle)
+			} else {
+				c.trimTimer.Reset(c.opts.workerLinger)
+			}
+		}
+		c.mu.Unlock()
+		if s = <-w.next; s == nil {
+			c.mu.Lock()
+			c.workers--
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+// trimIdle runs every workerLinger while the connection has idle workers: those that stayed idle
+// since the last look (the bottom idleLow of the list, the coldest) end.
+func (c *Conn) trimIdle() {
 	c.mu.Lock()
-	s.closeLocked()
-	s.handlerDone = true
-	c.handlers--
-	if s.protoClosed {
-		c.releaseLocked(s)
+	defer c.mu.Unlock()
+	if c.dead {
+		return
 	}
-	for len(c.pending) > 0 && !c.dead && c.handlers < int(c.opts.MaxConcurrentStreams) {
-		next := c.pending[0]
-		c.pending[0] = nil
-		c.pending = c.pending[1:]
-		next.queued = false
-		c.startHandlerLocked(next)
+	n := min(c.idleLow, len(c.idleW))
+	for i, w := range c.idleW[:n] {
+		w.next <- nil
+		c.idleW[i] = nil
 	}
-	if len(c.pending) == 0 {
-		c.pending = nil
+	c.idleW = append(c.idleW[:0], c.idleW[n:]...)
+	clear(c.idleW[len(c.idleW) : n+len(c.idleW)])
+	c.idleLow = len(c.idleW)
+	if c.trimArmed = len(c.idleW) > 0; c.trimArmed {
+		c.trimTimer.Reset(c.opts.workerLinger)
 	}
-	c.mu.Unlock()
-	c.wg.Done()
+}
+
+// dismissIdleLocked ends every idle worker: the connection is dead.
+func (c *Conn) dismissIdleLocked() {
+	for i, w := range c.idleW {
+		w.next <- nil
+		c.idleW[i] = nil
+	}
+	c.idleW = c.idleW[:0]
+	if c.trimTimer != nil {
+		c.trimTimer.Stop()
+	}
+	c.trimArmed = false
 }
 
 // closeStreamLocked ends s in the protocol: it leaves the stream table, stops counting against

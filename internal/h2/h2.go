@@ -12,8 +12,9 @@
 //
 // Goroutines: the goroutine that calls Serve reads and handles frames (read.go, headers.go); one
 // writer goroutine per connection flushes a shared buffer that every stream appends encoded frames
-// to under the connection's mutex (write.go), so many streams' frames leave in one write; one
-// goroutine per request runs Options.Serve. All connection and stream state is guarded by the one
+// to under the connection's mutex (write.go), so many streams' frames leave in one write; handler
+// goroutines run Options.Serve, one request at a time each, and are reused while the connection
+// has streams open (conn.go, work). All connection and stream state is guarded by the one
 // connection mutex.
 //
 // Defences (defence.go): running handlers are capped at MaxConcurrentStreams and a token bucket
@@ -66,10 +67,14 @@ type Options struct {
 	// Logf reports protocol errors worth a log line: connection errors and defences tripped, never a
 	// line per request. Default: none.
 	Logf func(format string, args ...any)
-	// Serve runs one request: it is called in a new goroutine with the stream as a net.Conn, must
+	// Serve runs one request: it is called on a handler goroutine with the stream as a net.Conn, must
 	// read the request and write one HTTP/1.1 response, and should Close the stream before it
 	// returns (a stream not closed is closed when Serve returns). Required.
 	Serve func(vc net.Conn)
+
+	// workerLinger is how long an idle handler goroutine that no stream needed is kept (tests
+	// shorten it). Default defaultWorkerLinger.
+	workerLinger time.Duration
 }
 
 // Defaults, and the bounds some options are clamped to.
@@ -82,6 +87,7 @@ const (
 	defaultIdleTimeout          = 60 * time.Second
 	defaultPrefaceTimeout       = 10 * time.Second
 	defaultWriteTimeout         = 30 * time.Second
+	defaultWorkerLinger         = time.Second
 
 	initialWindow = 65535     // every flow-control window before SETTINGS change it (RFC 9113 §6.9.2)
 	maxWindow     = 1<<31 - 1 // the largest flow-control window
@@ -116,6 +122,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.WriteTimeout <= 0 {
 		r.WriteTimeout = defaultWriteTimeout
+	}
+	if r.workerLinger <= 0 {
+		r.workerLinger = defaultWorkerLinger
 	}
 	if r.Logf == nil {
 		r.Logf = func(string, ...any) {}
