@@ -43,8 +43,9 @@ type Options struct {
 	// value + 32 per field); it is advertised as SETTINGS_MAX_HEADER_LIST_SIZE. A larger request is
 	// answered 431. Default 32 KiB.
 	MaxHeaderListSize uint32
-	// MaxHeaderCount bounds the regular fields of a request (and of its trailers); more is answered
-	// 431. Default 100.
+	// MaxHeaderCount bounds the fields of a request as the engine sees them: the HTTP/1.1 head
+	// synthesised from it, with Host (from :authority) and the framing field, cookie crumbs joined
+	// into one field (and the fields of its trailers); more is answered 431. Default 100.
 	MaxHeaderCount int
 	// StreamWindow is the receive window of each stream in bytes (SETTINGS_INITIAL_WINDOW_SIZE): the
 	// most request body buffered per stream before the engine reads it. Default 64 KiB, nginx's body

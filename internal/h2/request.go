@@ -1,6 +1,7 @@
 package h2
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"strconv"
@@ -66,6 +67,7 @@ var (
 // It never writes CR or LF inside a line: every value is checked first.
 func synthesize(dst []byte, fields []hpack.HeaderField, endStream bool, maxFields int) ([]byte, reqInfo, error) {
 	info := reqInfo{length: -1}
+	start := len(dst)
 	var method, scheme, path, authority, protocol string
 	var hasMethod, hasScheme, hasPath, hasAuthority, hasProtocol bool
 	i := 0
@@ -132,9 +134,6 @@ func synthesize(dst []byte, fields []hpack.HeaderField, endStream bool, maxField
 	// The regular fields: validate, count, find host, content-length and cookies.
 	host, hasHost := "", false
 	cookies := 0
-	if len(regular) > maxFields {
-		return dst, info, errTooManyFields
-	}
 	for j := range regular {
 		f := &regular[j]
 		if !validFieldName(f.Name) {
@@ -270,8 +269,17 @@ func synthesize(dst []byte, fields []hpack.HeaderField, endStream bool, maxField
 		dst = append(dst, "Content-Length: 0\r\n"...)
 	}
 	dst = append(dst, "\r\n"...)
+	// The engine bounds the fields of the head it parses, this one: count them as it will, so that
+	// a request over the limit is answered here and one within it is not refused there. They are
+	// the lines after the request line, less the blank line that ends the head (no value or path
+	// holds a line feed: both were validated).
+	if bytes.Count(dst[start:], lf)-2 > maxFields {
+		return dst, info, errTooManyFields
+	}
 	return dst, info, nil
 }
+
+var lf = []byte{'\n'}
 
 // checkTrailers validates a request's trailing header block and appends it to dst as an HTTP/1.1
 // trailer section without its final empty line.

@@ -3,6 +3,7 @@ package h2
 import (
 	"encoding/base64"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -162,6 +163,54 @@ func TestSynthesizeRejects(t *testing.T) {
 			_, _, err := synthesize(nil, hf(tt.fields...), tt.end, 100)
 			if err != tt.want {
 				t.Errorf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestSynthesizeFieldLimit: the limit counts the fields of the HTTP/1.1 head the engine parses
+// (Host from :authority and the framing line included), as the engine's own limit does; cookies
+// joined into one line count once.
+func TestSynthesizeFieldLimit(t *testing.T) {
+	get := []string{":method", "GET", ":scheme", "https", ":path", "/", ":authority", "a.example"}
+	post := []string{":method", "POST", ":scheme", "https", ":path", "/", ":authority", "a.example"}
+	fields := func(base []string, n int, name string) []string {
+		kv := base[:len(base):len(base)]
+		for i := range n {
+			kv = append(kv, name, strconv.Itoa(i))
+		}
+		return kv
+	}
+	const limit = 10
+	tests := []struct {
+		name   string
+		fields []string
+		end    bool
+		ok     bool
+	}{
+		{"GET: Host and 9 fields", fields(get, 9, "x"), true, true},
+		{"GET: Host and 10 fields", fields(get, 10, "x"), true, false},
+		{"POST: Host, 8 fields and framing", fields(post, 8, "x"), false, true},
+		{"POST: Host, 9 fields and framing", fields(post, 9, "x"), false, false},
+		{"bodiless POST: Content-Length 0 counts", fields(post, 9, "x"), true, false},
+		{"12 cookie crumbs make one line", fields(get, 12, "cookie"), true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			head, _, err := synthesize(nil, hf(tt.fields...), tt.end, limit)
+			if tt.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tt.ok && err != errTooManyFields {
+				t.Fatalf("got %v, want %v", err, errTooManyFields)
+			}
+			if !tt.ok {
+				return
+			}
+			// The engine's parser with the same limit takes the head.
+			var req h1.Request
+			if err := h1.ParseRequest(head, &req, &h1.Limits{MaxRequestLine: 8192, MaxHeaderBytes: 8192, MaxHeaderCount: limit}); err != nil || req.HeadLen != len(head) {
+				t.Fatalf("engine parse of %q: %v", head, err)
 			}
 		})
 	}
