@@ -84,11 +84,11 @@ func TestIssue(t *testing.T) {
 // served, without a restart.
 func TestRenewal(t *testing.T) {
 	const host = "renew.renewal.test"
-	const lifetime = time.Hour
+	const lifetime = 6 * time.Second
 	e := newEnv(t, lifetime, host)
 	cfg := e.config()
 	cfg.Names = []string{host}
-	cfg.RenewBefore = lifetime - 2*time.Second // due two seconds after issuance
+	cfg.RenewBefore = time.Hour // past the lifetime: taken as half of it, due 3s after issuance
 	cfg.RenewCheckInterval = 100 * time.Millisecond
 	m := e.start(cfg, nil)
 	first := served(t, m, host)

@@ -82,9 +82,10 @@ type Config struct {
 	// Challenges are the challenge types the CA may use: HTTP01, TLSALPN01. Default: both.
 	Challenges []string
 	// RenewBefore is how long before a certificate expires it is renewed; it should be well
-	// under the certificates' lifetime (90 days at Let's Encrypt). A renewal window the CA
-	// suggests (ACME Renewal Information) can make it earlier. Default: when a third of the
-	// lifetime is left (certmagic's default).
+	// under the certificates' lifetime (90 days at Let's Encrypt). At most half the lifetime is
+	// taken: a longer RenewBefore renews when half is left. A renewal window the CA suggests
+	// (ACME Renewal Information) can make it earlier. Default: when a third of the lifetime is
+	// left (certmagic's default).
 	RenewBefore time.Duration
 	// RenewCheckInterval is how often certificates are checked for renewal. Default: 10
 	// minutes. Tests shorten it.

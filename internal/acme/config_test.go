@@ -271,3 +271,24 @@ func FuzzParseName(f *testing.F) {
 		}
 	})
 }
+
+// TestRenewalRatio: RenewBefore becomes the fraction of a certificate's lifetime left at renewal,
+// at most half of it.
+func TestRenewalRatio(t *testing.T) {
+	day := 24 * time.Hour
+	tests := []struct {
+		before, lifetime time.Duration
+		want             float64
+	}{
+		{30 * day, 90 * day, 1.0 / 3},
+		{day, 6 * day, 1.0 / 6},
+		{3 * day, 6 * day, 0.5},
+		{30 * day, 6 * day, 0.5},  // past the lifetime: not at every check
+		{90 * day, 90 * day, 0.5}, // equal to it
+	}
+	for _, tt := range tests {
+		if got := renewalRatio(tt.before, tt.lifetime); got != tt.want {
+			t.Errorf("renewalRatio(%v, %v) = %v, want %v", tt.before, tt.lifetime, got, tt.want)
+		}
+	}
+}

@@ -313,9 +313,20 @@ func (m *Manager) withRenewal(base *certmagic.Config, lifetime time.Duration) *c
 		clear(m.derived)
 	}
 	c := *base
-	c.RenewalWindowRatio = min(1, float64(m.set.renewBefore)/float64(lifetime))
+	c.RenewalWindowRatio = renewalRatio(m.set.renewBefore, lifetime)
 	m.derived[key] = &c
 	return &c
+}
+
+// maxRenewalRatio caps the renewal ratio: a certificate is renewed once half its lifetime is
+// left at the latest, never sooner. Without it, a RenewBefore at or past the lifetime (30 days
+// with the CA's 6-day certificates) would renew at every check, and soon meet the CA's rate
+// limits.
+const maxRenewalRatio = 0.5
+
+// renewalRatio turns RenewBefore into certmagic's renewal ratio for certificates of lifetime.
+func renewalRatio(before, lifetime time.Duration) float64 {
+	return min(maxRenewalRatio, float64(before)/float64(lifetime))
 }
 
 // configFor returns the config that serves the normalized name, or nil when the Manager does
