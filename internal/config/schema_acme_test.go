@@ -25,6 +25,9 @@ func TestSchemaACME(t *testing.T) {
 			"  - {address: ':443', tls: {acme: true, certificates: [{cert_file: c.pem, key_file: k.pem}]}}",
 			"acme: {names: [shop.example.com]}")},
 		{name: "acme false with certificate files", src: tlsCfg("      acme: false")},
+		{name: "acme with certificates empty", src: lines("routes: [{respond: {}}]", "listeners:",
+			"  - {address: ':443', tls: {acme: true, certificates: []}}",
+			"acme: {names: [shop.example.com]}")},
 	}
 	for _, tt := range accepts {
 		t.Run("accepts "+tt.name, func(t *testing.T) {
@@ -40,6 +43,7 @@ func TestSchemaACME(t *testing.T) {
 
 	refuses := []struct{ name, src, wantErr string }{
 		{name: "tls with neither certificates nor acme", src: listenerCfg("    tls: {hsts: {}}"), wantErr: "$.listeners[0].tls: matches none of the anyOf"},
+		{name: "tls with acme false and no certificates", src: listenerCfg("    tls: {acme: false}"), wantErr: "$.listeners[0].tls: matches none of the anyOf"},
 		{name: "tls acme as a word", src: tlsCfg("      acme: yes"), wantErr: "$.listeners[0].tls.acme: yes is not of type boolean"},
 		{name: "neither names nor on demand", src: acmeBare("  email: ops@example.com"), wantErr: "$.acme: matches none of the anyOf"},
 		{name: "unknown field", src: acmeCfg("  emial: ops@example.com"), wantErr: `$.acme: unknown field "emial"`},
