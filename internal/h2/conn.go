@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
-	"golang.org/x/net/http2/hpack"
 )
 
 // Conn is one HTTP/2 client connection. Create it with NewConn and run it with Serve; Shutdown and
@@ -18,6 +17,7 @@ type Conn struct {
 	opts Options
 	br   connReader
 	fr   *http2.Framer
+	hdr  blockReader // decodes header blocks; used by the reading goroutine only
 
 	// Everything below is guarded by mu; the streams' fields are too.
 	mu sync.Mutex
@@ -93,8 +93,7 @@ func NewConn(nc net.Conn, buffered []byte, opts *Options) *Conn {
 	c.wcond.L = &c.mu
 	c.br.init(nc, buffered)
 	c.fr = http2.NewFramer(nil, &c.br)
-	c.fr.ReadMetaHeaders = hpack.NewDecoder(4096, nil)
-	c.fr.MaxHeaderListSize = c.opts.MaxHeaderListSize
+	c.hdr.init(c.opts.MaxHeaderListSize)
 	c.fr.SetReuseFrames()
 	c.fr.SetMaxReadFrameSize(maxReadFrame)
 	now := time.Now()

@@ -5,7 +5,7 @@ import (
 )
 
 // processHeadersLocked takes a decoded header block: a new request stream, or a stream's trailers.
-func (c *Conn) processHeadersLocked(f *http2.MetaHeadersFrame) *connError {
+func (c *Conn) processHeadersLocked(f *headerBlock) *connError {
 	id := f.StreamID
 	if id%2 == 0 {
 		return connErr(http2.ErrCodeProtocol, "HEADERS on a server stream id")
@@ -69,7 +69,7 @@ func (c *Conn) localAnswerLocked(id uint32, status int, ended bool) *connError {
 // trailersLocked takes a trailing header block: it must end the stream and carry no pseudo-header
 // field (RFC 9113 §8.1). For a chunked body it becomes the trailer section; under Content-Length,
 // which has no room for trailers, it is checked and dropped.
-func (c *Conn) trailersLocked(s *stream, f *http2.MetaHeadersFrame) *connError {
+func (c *Conn) trailersLocked(s *stream, f *headerBlock) *connError {
 	var err error
 	switch {
 	case s.endRemote:

@@ -62,6 +62,9 @@ type connError struct {
 
 func connErr(code http2.ErrCode, reason string) *connError { return &connError{code, reason} }
 
+// Error makes a connError something a read can return (readHeaderBlock).
+func (e *connError) Error() string { return e.reason }
+
 // readLoop reads the preface and then frames until the connection ends.
 func (c *Conn) readLoop() error {
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.opts.PrefaceTimeout))
@@ -77,6 +80,9 @@ func (c *Conn) readLoop() error {
 	for {
 		c.br.budget = budget
 		f, err := c.fr.ReadFrame()
+		if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
+			_, err = c.readHeaderBlock(hf) // into c.hdr.blk, for processLocked
+		}
 		if err != nil {
 			ce, fatal := c.readError(err)
 			if ce != nil {
@@ -107,12 +113,15 @@ func (c *Conn) readLoop() error {
 	}
 }
 
-// readError sorts a ReadFrame error: a stream error is answered here (and may turn into a
+// readError sorts a ReadFrame (or readHeaderBlock) error: a stream error is answered here (and may turn into a
 // connection error), a protocol error is a connection error, anything else (the socket's) is fatal.
 func (c *Conn) readError(err error) (ce *connError, fatal bool) {
 	var se http2.StreamError
 	var cerr http2.ConnectionError
+	var own *connError
 	switch {
+	case errors.As(err, &own): // readHeaderBlock's
+		return own, false
 	case errors.As(err, &se):
 		c.mu.Lock()
 		defer c.mu.Unlock()
@@ -187,8 +196,8 @@ func (c *Conn) processLocked(f http2.Frame) *connError {
 		_ = c.nc.SetReadDeadline(time.Time{})
 	}
 	switch f := f.(type) {
-	case *http2.MetaHeadersFrame:
-		return c.processHeadersLocked(f)
+	case *http2.HeadersFrame:
+		return c.processHeadersLocked(&c.hdr.blk) // the block readLoop decoded
 	case *http2.DataFrame:
 		return c.processDataLocked(f)
 	case *http2.SettingsFrame:
