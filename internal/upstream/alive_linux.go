@@ -2,31 +2,50 @@ package upstream
 
 import (
 	"crypto/tls"
-	"net"
 	"syscall"
+	"unsafe"
 )
+
+// prober peeks at a connection's socket. It is set up at the first probe and reused, so that a
+// probe allocates nothing (a SyscallConn and a closure over a buffer cost four allocations each time).
+type prober struct {
+	rc   syscall.RawConn
+	peek func(fd uintptr) bool // p.peekFD, bound once
+	buf  [1]byte
+	ok   bool
+}
 
 // alive reports whether an idle connection still looks usable: nothing to read (EAGAIN). A closed
 // connection reads as EOF, and unsolicited bytes from the backend make it unusable too. A TLS
 // connection is probed on its TCP socket, where a close_notify alert or a FIN shows as readable.
-func alive(c net.Conn) bool {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
+// Only the connection's owner calls it.
+func (c *Conn) alive() bool {
+	p := &c.probe
+	if p.rc == nil {
+		nc := c.Conn
+		if tc, ok := nc.(*tls.Conn); ok {
+			nc = tc.NetConn()
+		}
+		sc, ok := nc.(syscall.Conn)
+		if !ok {
+			return true
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return false
+		}
+		p.rc, p.peek = rc, p.peekFD
 	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return true
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var buf [1]byte
-	ok = false
-	err = rc.Read(func(fd uintptr) bool {
-		n, _, err := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		ok = n < 0 && (err == syscall.EAGAIN || err == syscall.EWOULDBLOCK)
-		return true
-	})
-	return err == nil && ok
+	p.ok = false
+	err := p.rc.Read(p.peek)
+	return err == nil && p.ok
+}
+
+// peekFD is one non-blocking MSG_PEEK of a byte; the raw syscall, since syscall.Recvfrom builds a
+// source address.
+func (p *prober) peekFD(fd uintptr) bool {
+	_, _, errno := syscall.Syscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&p.buf[0])), 1,
+		syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+	p.ok = errno == syscall.EAGAIN
+	return true // never wait: the answer is the probe
 }

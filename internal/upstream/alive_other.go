@@ -2,7 +2,8 @@
 
 package upstream
 
-import "net"
+// prober holds nothing on this platform.
+type prober struct{}
 
 // alive cannot probe a socket on this platform; the engine's retry covers a closed connection.
-func alive(net.Conn) bool { return true }
+func (c *Conn) alive() bool { return true }

@@ -110,7 +110,8 @@ type Conn struct {
 	Backend *Backend
 
 	idleSince int64
-	closed    bool // set by Close, which only the owning goroutine calls
+	closed    bool   // set by Close, which only the owning goroutine calls
+	probe     prober // alive's
 }
 
 // Get returns an idle connection, most recently used first, or nil when there is none worth using.
@@ -130,7 +131,7 @@ func (b *Backend) Get(probe bool) *Conn {
 		b.idle = b.idle[:n-1]
 		b.mu.Unlock()
 		idle := time.Duration(now - c.idleSince)
-		if idle >= b.set.IdleTimeout || (probe || idle >= staleCheckAfter) && !alive(c.Conn) {
+		if idle >= b.set.IdleTimeout || (probe || idle >= staleCheckAfter) && !c.alive() {
 			c.close(true)
 			continue
 		}

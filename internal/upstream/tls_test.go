@@ -411,12 +411,12 @@ func TestTLSPooledConnectionClosedByBackend(t *testing.T) {
 			if _, err := exchange(c); err != nil {
 				t.Fatal(err)
 			}
-			if !alive(c.Conn) {
+			if !c.alive() {
 				t.Fatal("a live TLS connection failed the probe")
 			}
 			b.Put(c)
 			srv.srv.CloseClientConnections()
-			waitUntil(t, "the backend's close to arrive", func() bool { return !alive(c.Conn) })
+			waitUntil(t, "the backend's close to arrive", func() bool { return !c.alive() })
 			clk.add(2 * staleCheckAfter)
 			if got := b.Get(false); got != nil {
 				t.Error("Get returned a TLS connection the backend had closed")

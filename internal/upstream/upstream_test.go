@@ -145,6 +145,33 @@ func TestPoolDetectsClosedConnection(t *testing.T) {
 	}
 }
 
+// A probe after the first allocates nothing, and still tells a live connection from a closed one.
+func TestProbeAllocs(t *testing.T) {
+	s := listen(t)
+	wd := watchdog.New(time.Hour, time.Now)
+	defer wd.Close()
+	b := NewBackend(s.ln.Addr().String(), settings(8), wd, time.Now)
+	c := dial(t, b)
+	defer c.Close()
+	if !c.alive() {
+		t.Fatal("a live connection failed the probe")
+	}
+	if n := testing.AllocsPerRun(100, func() { c.alive() }); n != 0 {
+		t.Errorf("a probe allocates %v times, want 0", n)
+	}
+	for s.count() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.closeAll()
+	deadline := time.Now().Add(5 * time.Second)
+	for c.alive() {
+		if time.Now().After(deadline) {
+			t.Fatal("the probe never saw the backend's close")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // Get(true) probes even a connection idle for less than staleCheckAfter: for a request that must
 // not be sent twice (a POST), a connection the backend closed is never used.
 func TestPoolProbeOnDemand(t *testing.T) {
