@@ -20,6 +20,18 @@ func newClock() *fakeClock               { f := &fakeClock{}; f.ns.Store(time.Un
 func settings(maxIdle int) Settings {
 	return Settings{MaxIdle: maxIdle, IdleTimeout: time.Minute, ConnectTimeout: time.Second}
 }
+
+// newPool is a Backend of a loopback test server, with idle connections up to maxIdle and a fake
+// clock; the watchdog ends with the test.
+func newPool(t *testing.T, maxIdle int) (*server, *Backend, *fakeClock) {
+	t.Helper()
+	s := listen(t)
+	wd := watchdog.New(time.Hour, time.Now)
+	t.Cleanup(wd.Close)
+	clk := newClock()
+	return s, NewBackend(s.ln.Addr().String(), settings(maxIdle), wd, clk.now), clk
+}
+
 func dial(t *testing.T, b *Backend) *Conn {
 	t.Helper()
 	c, err := b.Dial(context.Background())
@@ -75,11 +87,7 @@ func (s *server) count() int {
 
 func TestPoolMostRecentlyUsedFirst(t *testing.T) {
 	t.Parallel()
-	s := listen(t)
-	wd := watchdog.New(time.Hour, time.Now)
-	defer wd.Close()
-	clk := newClock()
-	b := NewBackend(s.ln.Addr().String(), settings(2), wd, clk.now)
+	_, b, _ := newPool(t, 2)
 	c1, c2, c3 := dial(t, b), dial(t, b), dial(t, b)
 	b.Put(c1)
 	b.Put(c2)
@@ -100,11 +108,7 @@ func TestPoolMostRecentlyUsedFirst(t *testing.T) {
 
 func TestPoolIdleTimeout(t *testing.T) {
 	t.Parallel()
-	s := listen(t)
-	wd := watchdog.New(time.Hour, time.Now)
-	defer wd.Close()
-	clk := newClock()
-	b := NewBackend(s.ln.Addr().String(), settings(8), wd, clk.now)
+	_, b, clk := newPool(t, 8)
 	old := dial(t, b)
 	b.Put(old)
 	clk.add(30 * time.Second)
@@ -127,11 +131,7 @@ func TestPoolIdleTimeout(t *testing.T) {
 // A pooled connection the backend closed is noticed before reuse (after staleCheckAfter idle).
 func TestPoolDetectsClosedConnection(t *testing.T) {
 	t.Parallel()
-	s := listen(t)
-	wd := watchdog.New(time.Hour, time.Now)
-	defer wd.Close()
-	clk := newClock()
-	b := NewBackend(s.ln.Addr().String(), settings(8), wd, clk.now)
+	s, b, clk := newPool(t, 8)
 	c := dial(t, b)
 	for s.count() == 0 {
 		time.Sleep(time.Millisecond)
@@ -147,10 +147,7 @@ func TestPoolDetectsClosedConnection(t *testing.T) {
 
 // A probe after the first allocates nothing, and still tells a live connection from a closed one.
 func TestProbeAllocs(t *testing.T) {
-	s := listen(t)
-	wd := watchdog.New(time.Hour, time.Now)
-	defer wd.Close()
-	b := NewBackend(s.ln.Addr().String(), settings(8), wd, time.Now)
+	s, b, _ := newPool(t, 8)
 	c := dial(t, b)
 	defer c.Close()
 	if !c.alive() {
@@ -176,11 +173,7 @@ func TestProbeAllocs(t *testing.T) {
 // not be sent twice (a POST), a connection the backend closed is never used.
 func TestPoolProbeOnDemand(t *testing.T) {
 	t.Parallel()
-	s := listen(t)
-	wd := watchdog.New(time.Hour, time.Now)
-	defer wd.Close()
-	clk := newClock()
-	b := NewBackend(s.ln.Addr().String(), settings(8), wd, clk.now)
+	s, b, _ := newPool(t, 8)
 	live := dial(t, b)
 	b.Put(live)
 	if got := b.Get(true); got != live {
@@ -199,11 +192,7 @@ func TestPoolProbeOnDemand(t *testing.T) {
 
 func TestPoolKeepsLiveConnection(t *testing.T) {
 	t.Parallel()
-	s := listen(t)
-	wd := watchdog.New(time.Hour, time.Now)
-	defer wd.Close()
-	clk := newClock()
-	b := NewBackend(s.ln.Addr().String(), settings(8), wd, clk.now)
+	_, b, clk := newPool(t, 8)
 	c := dial(t, b)
 	b.Put(c)
 	clk.add(2 * staleCheckAfter)
@@ -214,10 +203,7 @@ func TestPoolKeepsLiveConnection(t *testing.T) {
 
 func TestPutRefusesDirtyConnection(t *testing.T) {
 	t.Parallel()
-	s := listen(t)
-	wd := watchdog.New(time.Hour, time.Now)
-	defer wd.Close()
-	b := NewBackend(s.ln.Addr().String(), settings(8), wd, time.Now)
+	_, b, _ := newPool(t, 8)
 	c := dial(t, b)
 	c.In.Buf[0] = 'x'
 	c.In.W = 1 // an unread byte: the backend sent more than the response
