@@ -119,7 +119,13 @@ func benchmarkForward(b *testing.B, req, resp []byte) {
 }
 
 func benchmarkForwardLog(b *testing.B, req, resp []byte, log *accesslog.Logger) {
-	addr := benchProxyLog(b, resp, log)
+	benchRoundTrips(b, benchProxyLog(b, resp, log), req, int64(len(req)+len(resp)))
+}
+
+// benchRoundTrips sends req to addr over one kept-alive connection b.N times, after 100 to warm
+// the pools, and reads each response: its head, then Content-Length bytes. size is what SetBytes
+// counts per round trip.
+func benchRoundTrips(b *testing.B, addr string, req []byte, size int64) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -131,8 +137,7 @@ func benchmarkForwardLog(b *testing.B, req, resp []byte, log *accesslog.Logger) 
 		if _, err := c.Write(req); err != nil {
 			b.Fatal(err)
 		}
-		// Read the head, then Content-Length bytes.
-		n := 0
+		n := -1
 		for {
 			line, err := br.ReadSlice('\n')
 			if err != nil {
@@ -148,17 +153,20 @@ func benchmarkForwardLog(b *testing.B, req, resp []byte, log *accesslog.Logger) 
 				}
 			}
 		}
+		if n < 0 {
+			b.Fatal("response without Content-Length")
+		}
 		if _, err := io.ReadFull(br, buf[:n]); err != nil {
 			b.Fatal(err)
 		}
 	}
-	for i := 0; i < 100; i++ { // warm the pools
+	for range 100 {
 		roundTrip()
 	}
 	b.ReportAllocs()
-	b.SetBytes(int64(len(req) + len(resp)))
+	b.SetBytes(size)
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for range b.N {
 		roundTrip()
 	}
 }

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"net"
@@ -12,7 +11,6 @@ import (
 
 	"golang.org/x/net/http2"
 
-	"github.com/gatehouse-proxy/gatehouse/internal/h1"
 	"github.com/gatehouse-proxy/gatehouse/internal/upstream"
 )
 
@@ -48,49 +46,7 @@ func benchH2Proxy(tb testing.TB) string {
 // HTTP/2 backend, and reads each Content-Length response. Allocations count the whole process:
 // the HTTP/2 path builds net/http values (it is not the HTTP/1.1 path's 0 allocs/op).
 func benchmarkH2Up(b *testing.B, req []byte) {
-	c, err := net.Dial("tcp", benchH2Proxy(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	br := bufio.NewReaderSize(c, 64<<10)
-	buf := make([]byte, 64<<10)
-	roundTrip := func() {
-		if _, err := c.Write(req); err != nil {
-			b.Fatal(err)
-		}
-		n := -1
-		for {
-			line, err := br.ReadSlice('\n')
-			if err != nil {
-				b.Fatal(err)
-			}
-			if len(line) == 2 {
-				break
-			}
-			if len(line) > 16 && h1.EqualFold(line[:15], "content-length:") {
-				n = 0
-				for _, d := range bytes.TrimSpace(line[15:]) {
-					n = n*10 + int(d-'0')
-				}
-			}
-		}
-		if n < 0 {
-			b.Fatal("response without Content-Length")
-		}
-		if _, err := io.ReadFull(br, buf[:n]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for range 100 {
-		roundTrip()
-	}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(req) + len(smallBody)))
-	b.ResetTimer()
-	for range b.N {
-		roundTrip()
-	}
+	benchRoundTrips(b, benchH2Proxy(b), req, int64(len(req)+len(smallBody)))
 }
 
 // BenchmarkForwardH2Small is BenchmarkForwardSmall to an h2c backend.
