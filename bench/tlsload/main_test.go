@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
+
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -124,12 +126,7 @@ func TestRun(t *testing.T) {
 
 // TestConnectErrors checks that a server that is not there counts as connect errors.
 func TestConnectErrors(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeport.Addr(t)
 	got := run(options{addr: addr, path: "/", conns: 1, dur: 20 * time.Millisecond, timeout: time.Second})
 	if got.connect == 0 || got.ok+got.bad != 0 {
 		t.Errorf("ok %d, bad %d, connect errors %d; want connect errors only", got.ok, got.bad, got.connect)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
+
 	"context"
 	"io"
 	"net"
@@ -57,7 +59,7 @@ func TestExplainCommand(t *testing.T) {
 	cfg := writeFile(t, dir, "gh.yaml", strings.Replace(explainYAML, "%s", "off", 1))
 	withAdmin := writeFile(t, dir, "admin.yaml", strings.Replace(explainYAML, "%s", admin, 1))
 	// An admin address where nothing answers: live state is asked of it by default.
-	deadAdmin := writeFile(t, dir, "dead.yaml", strings.Replace(explainYAML, "%s", freeAddr(t), 1))
+	deadAdmin := writeFile(t, dir, "dead.yaml", strings.Replace(explainYAML, "%s", freeport.Addr(t), 1))
 	bad := writeFile(t, dir, "bad.yaml", "listeners: [{address: 127.0.0.1:18080}]\nroutes:\n  - {name: r, upstream: v}\n"+
 		"upstreams: [{name: u, backends: [http://127.0.0.1:9]}]\n")
 	// A backend given by a name that cannot be resolved: the resolver's port is closed, so the

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the command and read from the test.
@@ -36,17 +36,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func TestCommands(t *testing.T) {
@@ -119,7 +108,7 @@ func TestProxyCommand(t *testing.T) {
 		fmt.Fprintf(w, "backend saw %s %s xff=%s", r.Method, r.URL.Path, r.Header.Get("X-Forwarded-For"))
 	}))
 	defer be.Close()
-	addr := freeAddr(t)
+	addr := freeport.Addr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var errOut syncBuffer
 	done := make(chan int)
@@ -150,10 +139,10 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	listen := freeAddr(t)
+	listen := freeport.Addr(t)
 	cfg.Listeners[0].Address = listen
 	cfg.AccessLog.Output = "off"
-	cfg.Upstreams[0].Backends = []config.Backend{{URL: "http://" + freeAddr(t), Weight: 1}, {URL: "http://" + freeAddr(t), Weight: 1}}
+	cfg.Upstreams[0].Backends = []config.Backend{{URL: "http://" + freeport.Addr(t), Weight: 1}, {URL: "http://" + freeport.Addr(t), Weight: 1}}
 	cfg.Admin.Address = "off"
 	ctx, cancel := context.WithCancel(context.Background())
 	var errOut syncBuffer
@@ -185,7 +174,7 @@ func TestRunReloadsOnSIGHUP(t *testing.T) {
 	defer signal.Stop(guard)
 
 	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
-	listen := freeAddr(t)
+	listen := freeport.Addr(t)
 	write := func(body string) {
 		t.Helper()
 		src := "listeners: [{address: \"" + listen + "\"}]\nadmin: {address: \"off\"}\naccess_log: {output: \"off\"}\n" +

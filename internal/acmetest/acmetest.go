@@ -24,11 +24,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"log"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +33,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/dnstest"
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
 	"github.com/gatehouse-proxy/gatehouse/internal/tlstest"
 	"github.com/letsencrypt/pebble/v2/ca"
 	"github.com/letsencrypt/pebble/v2/db"
@@ -148,27 +146,11 @@ func (c *CA) Roots() *x509.CertPool { return c.roots.Clone() }
 func (c *CA) Orders() int64 { return c.orders.Load() }
 
 // FreePort returns a TCP port of 127.0.0.1 that was free a moment ago, for a listener whose
-// port must be known before it listens (a config that names its challenge ports). Another
-// process may take it in between; the window is short. The port is picked below Linux's
-// ephemeral range (32768-60999), where the kernel never hands out the local ports of outgoing
-// connections: a port from listening on :0 is in that range, and under load a test's client
-// connection often took it before the listener came back for it.
+// port must be known before it listens (a config that names its challenge ports): see
+// internal/freeport.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	for range 100 {
-		p := 20000 + rand.IntN(12000)
-		ln, err := net.Listen("tcp", net.JoinHostPort(LoopbackIP, strconv.Itoa(p)))
-		if err == nil {
-			ln.Close()
-			return p
-		}
-	}
-	ln, err := net.Listen("tcp", LoopbackIP+":0")
-	if err != nil {
-		tb.Fatalf("acmetest: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return freeport.Port(tb)
 }
 
 // Logf returns a function that passes log lines to tb.Logf until the test ends and drops those

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
 )
 
 func parse(t *testing.T, listen, backend, accessLog string) *config.Config {
@@ -24,16 +25,6 @@ func parse(t *testing.T, listen, backend, accessLog string) *config.Config {
 	return cfg
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestStartServeShutdown: a request is forwarded and logged to the access log file, and Shutdown
 // flushes the log and releases the listener.
 func TestStartServeShutdown(t *testing.T) {
@@ -41,7 +32,7 @@ func TestStartServeShutdown(t *testing.T) {
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") }))
 	defer be.Close()
 	logPath := filepath.Join(t.TempDir(), "access.log")
-	addr := freeAddr(t)
+	addr := freeport.Addr(t)
 	a, err := Start(parse(t, addr, be.URL, logPath), Options{Logf: t.Logf})
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +71,7 @@ func TestStartFailures(t *testing.T) {
 		name, listen, log, want string
 	}{
 		{"address in use", busy.Addr().String(), "off", busy.Addr().String()},
-		{"access log directory missing", freeAddr(t), filepath.Join(t.TempDir(), "no", "such", "dir", "a.log"), "a.log"},
+		{"access log directory missing", freeport.Addr(t), filepath.Join(t.TempDir(), "no", "such", "dir", "a.log"), "a.log"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

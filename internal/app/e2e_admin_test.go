@@ -4,6 +4,8 @@ package app
 // and static settings in a reload, through app.Start with the harness of e2e_reload_test.go.
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
+
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -480,7 +482,7 @@ func TestE2EStickySessions(t *testing.T) {
 func TestE2EReloadStaticSettingsNeedRestart(t *testing.T) {
 	t.Parallel()
 	be := startBackend(t, "s")
-	listen, admin := freeAddr(t), freeAddr(t)
+	listen, admin := freeport.Addr(t), freeport.Addr(t)
 	static := func(extraListener, pprof string, maxHeaders int, connect, accessLog string) string {
 		return fmt.Sprintf("listeners: [{address: %q}%s]\nadmin: {address: %q, pprof: %s}\naccess_log: {output: %q}\n"+
 			"server: {max_header_count: %d, timeouts: {shutdown_drain: 5s, upstream_connect: %s}}\n",
@@ -503,7 +505,7 @@ func TestE2EReloadStaticSettingsNeedRestart(t *testing.T) {
 	probe("before the reload", 0)
 
 	accessLog := filepath.Join(t.TempDir(), "access.log")
-	h.writeFull(static(fmt.Sprintf(", {address: %q}", freeAddr(t)), "true", 5, "1s", accessLog) +
+	h.writeFull(static(fmt.Sprintf(", {address: %q}", freeport.Addr(t)), "true", 5, "1s", accessLog) +
 		strings.Replace(dynamic, "routes:\n", "routes:\n  - {name: new, match: {path: /new}, respond: {status: 200, body: new}}\n", 1))
 	if err := h.app.Reload("test"); err != nil {
 		t.Fatalf("a reload that changes static settings was refused: %v", err)

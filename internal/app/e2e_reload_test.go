@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/config"
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
 )
 
 // waitLimit bounds every poll for something that happens in the background (a reload picked up by
@@ -85,10 +86,10 @@ type harness struct {
 func staticYAML(t *testing.T, admin string, pprof bool) string {
 	t.Helper()
 	if admin == "" {
-		admin = freeAddr(t)
+		admin = freeport.Addr(t)
 	}
 	return fmt.Sprintf("listeners: [{address: %q}]\nadmin: {address: %q, pprof: %t}\naccess_log: {output: \"off\"}\n"+
-		"server: {timeouts: {shutdown_drain: 5s}}\n", freeAddr(t), admin, pprof)
+		"server: {timeouts: {shutdown_drain: 5s}}\n", freeport.Addr(t), admin, pprof)
 }
 
 // startHarness writes static+dynamic to a file and starts an App on it, watching the file every

@@ -1,6 +1,8 @@
 package demo
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
+
 	"fmt"
 	"io"
 	"net"
@@ -171,12 +173,7 @@ func TestBusyPortFirstOfMany(t *testing.T) {
 	}
 	defer busy.Close()
 	// Pick a free port for the second backend and check it is free again after the failure.
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	freeAddr := free.Addr().String()
-	free.Close()
+	freeAddr := freeport.Addr(t)
 
 	_, err = Start([]string{freeAddr, busy.Addr().String()}, nil)
 	if err == nil || !strings.Contains(err.Error(), busy.Addr().String()) {

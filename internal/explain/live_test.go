@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-proxy/gatehouse/internal/app"
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
 )
 
 // fakeAdmin serves body as /api/upstreams, in the shape internal/app/controller.go writes (the
@@ -144,12 +144,7 @@ func TestGoldenLive(t *testing.T) {
 func TestLiveUnusable(t *testing.T) {
 	t.Parallel()
 	cfg := parse(t, poolsYAML)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := ln.Addr().String()
-	ln.Close()
+	closed := freeport.Addr(t)
 	tests := []struct {
 		name string
 		live string
@@ -193,25 +188,13 @@ func placeholder(name, addr string) string {
 	return name + strings.Repeat(".", max(0, len(addr)-len(name)))
 }
 
-// closedAddr is a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestLiveFromRunningGatehouse runs a real gatehouse, lets its active checks take two primaries
 // down and its passive checks eject a backend that answers 500, and checks that explain, reading
 // the real /api/upstreams, says so: the backup takes the request, and the upstream whose only
 // backend is ejected answers 503.
 func TestLiveFromRunningGatehouse(t *testing.T) {
 	t.Parallel()
-	down1, down2 := closedAddr(t), closedAddr(t)
+	down1, down2 := freeport.Addr(t), freeport.Addr(t)
 	backup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "backup") }))
 	defer backup.Close()
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "broken", 500) }))
@@ -233,7 +216,7 @@ upstreams:
     health:
       passive: {consecutive_5xx: 1, base_ejection: 1h, max_ejection: 2h, max_ejected_percent: 100}
     retry: {attempts: 0}
-`, closedAddr(t), closedAddr(t), down1, down2, backup.URL, failing.URL)
+`, freeport.Addr(t), freeport.Addr(t), down1, down2, backup.URL, failing.URL)
 	cfg := parse(t, src)
 	a, err := app.Start(cfg, app.Options{Logf: t.Logf})
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/net/http2"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
 	"github.com/gatehouse-proxy/gatehouse/internal/tlstest"
 )
 
@@ -549,7 +550,7 @@ func TestE2EH2UpRequestBodies(t *testing.T) {
 func TestE2EH2UpStreamedBodyMovesOnConnectFailure(t *testing.T) {
 	t.Parallel()
 	srv := startH2Server(t, h2Opts{}, echoH2)
-	p := startProxy(t, h2Upstream("", "http://"+freeAddr(t), srv.URL))
+	p := startProxy(t, h2Upstream("", "http://"+freeport.Addr(t), srv.URL))
 	big := strings.Repeat("q", 100<<10)
 	for i := range 2 { // round robin: one of the two starts at the dead backend
 		c := dial(t, p.Addr)

@@ -657,18 +657,6 @@ func assertNoLeak(t *testing.T, r *response) {
 	}
 }
 
-// freeAddr returns a loopback address on which nothing listens.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // serverWith returns the default server section with some settings changed: pairs of a key
 // ("upstream_header") and its new value ("300ms").
 func serverWith(kv ...string) string {

@@ -3,6 +3,8 @@ package proxy_test
 // Pipelining and connection persistence.
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -147,7 +149,7 @@ routes:
     upstream: dead
 upstreams:
   - name: dead
-    backends: [http://`+freeAddr(t)+`]
+    backends: [http://`+freeport.Addr(t)+`]
 `)
 	for _, path := range []string{"/nothing", "/dead"} {
 		c := dial(t, p.Addr)

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
 	"github.com/gatehouse-proxy/gatehouse/internal/metrics"
 )
 
@@ -269,7 +270,7 @@ func TestE2ERetryConnectFailure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			good := startBackend(t, echoHandler("good"))
-			p := startProxy(t, retryPool(tc.extra, "http://"+freeAddr(t), good.URL))
+			p := startProxy(t, retryPool(tc.extra, "http://"+freeport.Addr(t), good.URL))
 			c := dial(t, p.Addr)
 			raw := fmt.Sprintf("%s /c HTTP/1.1\r\nHost: h\r\n", tc.method)
 			if tc.body != "" {
@@ -287,7 +288,7 @@ func TestE2ERetryConnectFailure(t *testing.T) {
 	}
 	t.Run("all-refused", func(t *testing.T) {
 		t.Parallel()
-		p := startProxy(t, retryPool("", "http://"+freeAddr(t), "http://"+freeAddr(t)))
+		p := startProxy(t, retryPool("", "http://"+freeport.Addr(t), "http://"+freeport.Addr(t)))
 		c := dial(t, p.Addr)
 		if r := c.roundTrip("GET", get("/", "h")); r.StatusCode != 502 {
 			t.Errorf("status %d, want 502", r.StatusCode)
@@ -735,8 +736,8 @@ func TestE2ERetriesCountedOnlyWhenMade(t *testing.T) {
 		status   int
 		retries  float64
 	}{
-		{"refused, then the other backend", "[http://" + freeAddr(t) + ", " + good.URL + "]", 200, 1},
-		{"refused, nothing left", "[http://" + freeAddr(t) + "]", 502, 0},
+		{"refused, then the other backend", "[http://" + freeport.Addr(t) + ", " + good.URL + "]", 200, 1},
+		{"refused, nothing left", "[http://" + freeport.Addr(t) + "]", 502, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

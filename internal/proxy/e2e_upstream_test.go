@@ -4,6 +4,8 @@ package proxy_test
 // connections.
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
+
 	"fmt"
 	"strings"
 	"testing"
@@ -12,7 +14,7 @@ import (
 
 func TestE2EBackendRefused(t *testing.T) {
 	t.Parallel()
-	p := startProxy(t, serverWith("client_body_idle", "300ms")+singleUpstream("http://"+freeAddr(t)))
+	p := startProxy(t, serverWith("client_body_idle", "300ms")+singleUpstream("http://"+freeport.Addr(t)))
 	c := dial(t, p.Addr)
 	for i := 0; i < 3; i++ { // a single backend is always tried: 502 every time, never 503
 		r := c.roundTrip("GET", get("/", "h"))
@@ -50,7 +52,7 @@ routes:
     upstream: up
 upstreams:
   - name: up
-    backends: [http://`+freeAddr(t)+`, http://`+freeAddr(t)+`]
+    backends: [http://`+freeport.Addr(t)+`, http://`+freeport.Addr(t)+`]
     health: {passive: {consecutive_failures: 1, base_ejection: 30s, max_ejected_percent: 100}}
 `)
 	c := dial(t, p.Addr)
@@ -81,7 +83,7 @@ routes:
     upstream: up
 upstreams:
   - name: up
-    backends: [http://`+freeAddr(t)+`, `+live.URL+`]
+    backends: [http://`+freeport.Addr(t)+`, `+live.URL+`]
 `)
 	c := dial(t, p.Addr)
 	for i := 0; i < 6; i++ {
@@ -346,7 +348,7 @@ routes:
     upstream: silent
 upstreams:
   - name: dead
-    backends: [http://`+freeAddr(t)+`]
+    backends: [http://`+freeport.Addr(t)+`]
   - name: silent
     backends: [`+silent.URL+`]
 `)

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
+
 	"context"
 	"errors"
 	"io"
@@ -98,12 +100,7 @@ func TestListenReportsTheBusyAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	freeAddr := free.Addr().String()
-	free.Close()
+	freeAddr := freeport.Addr(t)
 	_, err = Listen([]string{freeAddr, ln.Addr().String()})
 	if err == nil || !contains(err.Error(), ln.Addr().String()) {
 		t.Fatalf("error %v does not name %s", err, ln.Addr())

@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"github.com/gatehouse-proxy/gatehouse/internal/freeport"
+
 	"context"
 	"crypto/tls"
 	"errors"
@@ -214,12 +216,7 @@ func TestH2ConnectErrors(t *testing.T) {
 	h1Only := startH2Backend(t, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}, nil)
 	noALPN := startH2Backend(t, &tls.Config{Certificates: []tls.Certificate{cert}}, nil)
 	h2srv := startH2Backend(t, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2"}}, nil)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := ln.Addr().String()
-	ln.Close()
+	refused := freeport.Addr(t)
 	good := clientTLS(t, TLSOptions{CAFile: writeFile(t, "ca.pem", ca.pem)})
 	tests := []struct {
 		name  string
