@@ -37,6 +37,11 @@ type Deadline struct {
 	conn net.Conn
 	w    *Watchdog
 	idx  int // position in w.list, guarded by w.mu
+
+	// Periodic checks (Check): the watchdog calls check at checkAt, then every checkEvery.
+	check      func()
+	checkAt    atomic.Int64 // 0: not checking
+	checkEvery atomic.Int64
 }
 
 // New starts a watchdog that checks deadlines every tick (clamped to 1ms..1s). clock gives the time;
@@ -72,6 +77,9 @@ func (w *Watchdog) run(clock func() time.Time) {
 			if at := d.at.Load(); at > 0 && at <= now && d.at.CompareAndSwap(at, kicked) {
 				_ = d.conn.SetDeadline(past)
 			}
+			if at := d.checkAt.Load(); at > 0 && at <= now && d.checkAt.CompareAndSwap(at, now+d.checkEvery.Load()) {
+				d.check()
+			}
 		}
 		w.mu.Unlock()
 	}
@@ -100,9 +108,15 @@ func (w *Watchdog) Register(c net.Conn) *Deadline {
 // Watch is Register into a Deadline the caller owns (say, a field of a pooled connection), so that
 // watching a connection allocates nothing. d must not be watched already: a Deadline used before
 // must have been Unregistered. d starts disarmed.
-func (w *Watchdog) Watch(d *Deadline, c net.Conn) {
+func (w *Watchdog) Watch(d *Deadline, c net.Conn) { w.WatchChecked(d, c, nil) }
+
+// WatchChecked is Watch with a check function for Check: the watchdog's goroutine calls it, with
+// the watchdog's lock held (so not after Unregister), and it must not block: a non-blocking probe
+// of the connection, say. nil: Check must not be called.
+func (w *Watchdog) WatchChecked(d *Deadline, c net.Conn, check func()) {
 	d.at.Store(0)
-	d.conn, d.w = c, w
+	d.checkAt.Store(0)
+	d.conn, d.w, d.check = c, w, check
 	w.mu.Lock()
 	d.idx = len(w.list)
 	w.list = append(w.list, d)
@@ -139,6 +153,20 @@ func (d *Deadline) Set(timeout time.Duration) bool {
 
 // Clear disarms the deadline. It reports false if the deadline had fired.
 func (d *Deadline) Clear() bool { return d.at.Swap(0) != kicked }
+
+// Check has the watchdog call the check function given to WatchChecked every interval, the first
+// time an interval from now (each up to a tick late), until Uncheck. A check that the watchdog had
+// begun may still run after Uncheck returns: the function must tell whether it is still wanted.
+func (d *Deadline) Check(every time.Duration) {
+	d.checkEvery.Store(int64(every))
+	d.checkAt.Store(d.w.now.Load() + int64(every))
+}
+
+// Uncheck ends the checks Check began.
+func (d *Deadline) Uncheck() { d.checkAt.Store(0) }
+
+// Checking reports whether checks are on (for the check function: are they still wanted?).
+func (d *Deadline) Checking() bool { return d.checkAt.Load() != 0 }
 
 // Fired reports whether the deadline fired.
 func (d *Deadline) Fired() bool { return d.at.Load() == kicked }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -157,4 +159,51 @@ func BenchmarkSetClear(b *testing.B) {
 		d.Set(time.Second)
 		d.Clear()
 	}
+}
+
+// TestCheck: a Deadline's check function runs once each interval of the watchdog's clock while
+// checks are on, and not after Uncheck.
+func TestCheck(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Unix(1000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	w := New(time.Millisecond, clock)
+	defer w.Close()
+	a, _ := pipePair(t)
+	var calls atomic.Int64
+	var d Deadline
+	w.WatchChecked(&d, a, func() { calls.Add(1) })
+	defer d.Unregister()
+	waitCalls := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); calls.Load() < want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d checks, want %d", calls.Load(), want)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(10 * time.Millisecond) // ten ticks: no more with the clock still
+		if got := calls.Load(); got != want {
+			t.Fatalf("%d checks with the clock still, want %d", got, want)
+		}
+	}
+	d.Check(time.Second)
+	if !d.Checking() {
+		t.Fatal("Checking is false after Check")
+	}
+	waitCalls(0) // not due yet
+	advance(time.Second)
+	waitCalls(1)
+	advance(999 * time.Millisecond)
+	waitCalls(1)
+	advance(time.Millisecond)
+	waitCalls(2)
+	d.Uncheck()
+	if d.Checking() {
+		t.Fatal("Checking is true after Uncheck")
+	}
+	advance(time.Hour)
+	waitCalls(2)
 }
