@@ -368,6 +368,12 @@ const maxInterim = 16
 
 // receive reads the backend's answer and relays it.
 func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
+	if c.checked {
+		// From here the engine reads the backend, not the client: check that the client is still
+		// there while the answer takes long (checkClient).
+		c.dl.Check(clientCheckEvery)
+		defer c.dl.Uncheck()
+	}
 	uc := a.uc
 	resp := &uc.Resp
 	c.resp = resp
@@ -446,6 +452,7 @@ func (c *conn) receive(a *attempt, isHead bool, minor uint8) outcome {
 			return fail(502)
 		}
 		c.status = 101
+		c.dl.Uncheck() // a tunnel reads the client itself, and a half-close is its business
 		return c.tunnel(uc)
 	}
 	if svc.Retry.OnStatus(resp.Status) && !a.interim && c.mayRetry(svc, a) {
