@@ -45,12 +45,12 @@ func (b *blockReader) emit(f hpack.HeaderField) {
 	b.blk.Fields = append(b.blk.Fields, f)
 }
 
-// readHeaderBlock decodes the block hf begins, reading its CONTINUATION frames (the Framer ensures
+// readHeaderBlock decodes the block hf begins into c.hdr.blk, reading its CONTINUATION frames (the Framer ensures
 // nothing else comes between them) within the frame read budget the caller set. Errors are x/net's
 // for the same cases: a connection error COMPRESSION_ERROR for undecodable HPACK, PROTOCOL_ERROR
 // for a fragment far larger than the list could still be; read errors as ReadFrame returns them.
 // Fields are checked later (synthesize, checkTrailers).
-func (c *Conn) readHeaderBlock(hf *http2.HeadersFrame) (*headerBlock, error) {
+func (c *Conn) readHeaderBlock(hf *http2.HeadersFrame) error {
 	b := &c.hdr
 	clear(b.blk.Fields) // no strings of earlier requests kept alive
 	b.blk = headerBlock{HeadersFrame: hf, Fields: b.blk.Fields[:0]}
@@ -58,30 +58,31 @@ func (c *Conn) readHeaderBlock(hf *http2.HeadersFrame) (*headerBlock, error) {
 	b.dec.SetEmitEnabled(true)
 	frag, ended := hf.HeaderBlockFragment(), hf.HeadersEnded()
 	for {
-		// A fragment more than twice what the list may still hold decodes to more than it can
-		// hold: the client is flooding (after a truncation, any fragment is).
+		// A fragment far larger than the list could still hold is a flood. x/net's bound: twice
+		// what is left, plus twice the whole list until the block is truncated; after that, any
+		// fragment that is not empty (the frame read budget bounds empty ones).
 		limit := 2 * int64(b.remain)
 		if !b.blk.Truncated {
 			limit += 2 * int64(b.max)
 		}
 		if int64(len(frag)) > limit {
-			return nil, connErr(http2.ErrCodeProtocol, "header block larger than the header list size allows")
+			return connErr(http2.ErrCodeProtocol, "header block larger than the header list size allows")
 		}
 		if _, err := b.dec.Write(frag); err != nil {
-			return nil, connErr(http2.ErrCodeCompression, "HPACK: "+err.Error())
+			return connErr(http2.ErrCodeCompression, "HPACK: "+err.Error())
 		}
 		if ended {
 			break
 		}
 		f, err := c.fr.ReadFrame()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cf := f.(*http2.ContinuationFrame) // the Framer refuses anything else mid-block
 		frag, ended = cf.HeaderBlockFragment(), cf.HeadersEnded()
 	}
 	if err := b.dec.Close(); err != nil {
-		return nil, connErr(http2.ErrCodeCompression, "HPACK: "+err.Error())
+		return connErr(http2.ErrCodeCompression, "HPACK: "+err.Error())
 	}
-	return &b.blk, nil
+	return nil
 }

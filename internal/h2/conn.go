@@ -49,7 +49,7 @@ type Conn struct {
 	pending     []*stream      // streams waiting for a handler slot, in order
 	wg          sync.WaitGroup // the handler goroutines
 
-	// Handler goroutines (conn.go, worker).
+	// Handler goroutines (see worker).
 	idleW     []*worker   // waiting for a stream; the last is the next to take one
 	idleLow   int         // the fewest idle since the last trim: that many were not needed
 	trimTimer *time.Timer // runs trimIdle every workerLinger while there are idle workers
@@ -111,8 +111,8 @@ func NewConn(nc net.Conn, buffered []byte, opts *Options) *Conn {
 }
 
 // Serve runs the connection: it reads frames on the calling goroutine and starts a writer goroutine
-// and handler goroutines, reused from request to request while the connection is busy. It returns once the connection is closed and every Serve callback
-// has returned. It closes nc.
+// and handler goroutines, reused from request to request (see worker). It returns once the
+// connection is closed and every Serve callback has returned. It closes nc.
 func (c *Conn) Serve() {
 	c.mu.Lock()
 	if c.dead {

@@ -13,9 +13,9 @@
 // Goroutines: the goroutine that calls Serve reads and handles frames (read.go, headers.go); one
 // writer goroutine per connection flushes a shared buffer that every stream appends encoded frames
 // to under the connection's mutex (write.go), so many streams' frames leave in one write; handler
-// goroutines run Options.Serve, one request at a time each, and are reused while the connection
-// has streams open (conn.go, work). All connection and stream state is guarded by the one
-// connection mutex.
+// goroutines run Options.Serve, one request at a time each, and wait for the next request when
+// done (see worker in conn.go). All connection and stream state is guarded by the one connection
+// mutex.
 //
 // Defences (defence.go): running handlers are capped at MaxConcurrentStreams and a token bucket
 // bounds client stream resets (rapid reset, CVE-2023-44487); header blocks are bounded in decoded

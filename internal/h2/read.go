@@ -81,7 +81,7 @@ func (c *Conn) readLoop() error {
 		c.br.budget = budget
 		f, err := c.fr.ReadFrame()
 		if hf, ok := f.(*http2.HeadersFrame); ok && err == nil {
-			_, err = c.readHeaderBlock(hf) // into c.hdr.blk, for processLocked
+			err = c.readHeaderBlock(hf) // into c.hdr.blk, for processLocked
 		}
 		if err != nil {
 			ce, fatal := c.readError(err)
@@ -113,8 +113,9 @@ func (c *Conn) readLoop() error {
 	}
 }
 
-// readError sorts a ReadFrame (or readHeaderBlock) error: a stream error is answered here (and may turn into a
-// connection error), a protocol error is a connection error, anything else (the socket's) is fatal.
+// readError sorts a ReadFrame (or readHeaderBlock) error: a stream error is answered here (and may
+// turn into a connection error), a protocol error is a connection error, anything else (the
+// socket's) is fatal.
 func (c *Conn) readError(err error) (ce *connError, fatal bool) {
 	var se http2.StreamError
 	var cerr http2.ConnectionError
