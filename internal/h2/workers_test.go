@@ -19,6 +19,16 @@ func goid() int {
 	return id
 }
 
+// connectTo starts a server with opts and returns a client connection to it, past its handshake,
+// and the server's side of it.
+func connectTo(t *testing.T, opts Options) (*rawClient, *Conn) {
+	t.Helper()
+	srv := startServer(t, opts, nil)
+	cl := dialRaw(t, srv.addr)
+	cl.handshake()
+	return cl, <-srv.newc
+}
+
 // waitFor polls cond under the connection's mutex until it holds, or fails the test after 5s.
 func waitFor(t *testing.T, c *Conn, what string, cond func() bool) {
 	t.Helper()
@@ -49,10 +59,7 @@ func TestWorkerReuse(t *testing.T) {
 		mu.Unlock()
 		e.serve(vc)
 	}
-	srv := startServer(t, Options{Serve: serve, workerLinger: time.Hour}, nil)
-	cl := dialRaw(t, srv.addr)
-	cl.handshake()
-	conn := <-srv.newc
+	cl, conn := connectTo(t, Options{Serve: serve, workerLinger: time.Hour})
 	for i := range 5 {
 		id := cl.get("/r" + strconv.Itoa(i))
 		if res, _ := cl.collect(id); res[id].status != "404" {
@@ -93,10 +100,7 @@ func TestWorkerReuse(t *testing.T) {
 // workers of one burst serve the next: the connection keeps what its recent peak used.
 func TestWorkersKeptAcrossBursts(t *testing.T) {
 	e := newTestEngine()
-	srv := startServer(t, Options{Serve: e.serve, workerLinger: time.Hour}, nil)
-	cl := dialRaw(t, srv.addr)
-	cl.handshake()
-	conn := <-srv.newc
+	cl, conn := connectTo(t, Options{Serve: e.serve, workerLinger: time.Hour})
 	const burst = 40
 	run := func() {
 		var ids []uint32
@@ -131,10 +135,7 @@ func TestWorkersKeptAcrossBursts(t *testing.T) {
 // end; a long stream's busy worker stays.
 func TestIdleWorkersTrimmed(t *testing.T) {
 	e := newTestEngine()
-	srv := startServer(t, Options{Serve: e.serve, workerLinger: time.Hour}, nil)
-	cl := dialRaw(t, srv.addr)
-	cl.handshake()
-	conn := <-srv.newc
+	cl, conn := connectTo(t, Options{Serve: e.serve, workerLinger: time.Hour})
 	// The long stream: a request whose body never ends keeps its handler reading.
 	cl.request(false, ":method", "POST", ":scheme", "http", ":path", "/echo", ":authority", "a")
 	const burst = 40
@@ -167,10 +168,7 @@ func TestIdleWorkersTrimmed(t *testing.T) {
 // with no handler goroutine.
 func TestIdleWorkersEndOnTheirOwn(t *testing.T) {
 	e := newTestEngine()
-	srv := startServer(t, Options{Serve: e.serve, workerLinger: 5 * time.Millisecond}, nil)
-	cl := dialRaw(t, srv.addr)
-	cl.handshake()
-	conn := <-srv.newc
+	cl, conn := connectTo(t, Options{Serve: e.serve, workerLinger: 5 * time.Millisecond})
 	var ids []uint32
 	for range 10 {
 		ids = append(ids, cl.get("/x"))
