@@ -16,14 +16,7 @@ var errNotWatched = errors.New("connection cannot be watched")
 // peeks at the socket (a TLS connection's TCP socket, where a FIN shows; a close_notify alert or a
 // next request show as bytes). A read deadline ends the wait with an error.
 func clientGone(nc net.Conn) (gone bool, err error) {
-	if tc, ok := nc.(*tls.Conn); ok {
-		nc = tc.NetConn()
-	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false, errNotWatched
-	}
-	rc, err := sc.SyscallConn()
+	rc, err := socketOf(nc)
 	if err != nil {
 		return false, err
 	}
@@ -48,14 +41,7 @@ func clientGone(nc net.Conn) (gone bool, err error) {
 // which takes neither the read lock nor the poller's state, so another goroutine may call it while
 // the owner reads or writes the connection. Not a socket: false.
 func clientClosed(nc net.Conn) bool {
-	if tc, ok := nc.(*tls.Conn); ok {
-		nc = tc.NetConn()
-	}
-	sc, ok := nc.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
+	rc, err := socketOf(nc)
 	if err != nil {
 		return false
 	}
@@ -73,4 +59,16 @@ func clientClosed(nc net.Conn) bool {
 		}
 	})
 	return closed
+}
+
+// socketOf returns the socket under nc (a TLS connection's TCP socket), or errNotWatched.
+func socketOf(nc net.Conn) (syscall.RawConn, error) {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil, errNotWatched
+	}
+	return sc.SyscallConn()
 }
