@@ -12,8 +12,8 @@ package proxy
 // transport's goroutine while this one relays the response (a bidirectional gRPC call needs
 // both at once): h2ReqBody owns the client's read side until finish has stopped it.
 //
-// The files: h2up.go (the try, the request, failures), h2up_body.go (the request body and the
-// client watch), h2up_relay.go (the response).
+// The files: h2up.go (the try, the request, failures), h2up_body.go (the request body),
+// h2up_relay.go (the response).
 
 import (
 	"bytes"
@@ -46,8 +46,8 @@ const (
 
 // streamConn is a client connection that knows when its client is gone, as an HTTP/2 front end's
 // stream may: its context ends when the client resets the stream or the connection is lost, and
-// that cancels the backend's stream. Plain TCP and TLS client connections are watched by reading
-// them instead (clientWatch).
+// that cancels the backend's stream. Plain TCP and TLS client connections are checked by the
+// watchdog instead while the answer is awaited (checkClient).
 type streamConn interface {
 	Context() context.Context
 }
@@ -76,7 +76,7 @@ type h2call struct {
 	sent     time.Time  // when the request was complete, for the backend's latency
 	headT    *time.Timer
 	stallT   *time.Timer
-	watch    *clientWatch
+	checking bool // the client is checked (Deadline.Check) until finish
 }
 
 // tryH2 is try for a backend spoken to over HTTP/2.
@@ -143,7 +143,7 @@ func (x *h2call) run(rt *router.Route) outcome {
 		c.pick.Sticky = bytes.Clone(c.pick.Sticky)
 	}
 	x.start = c.h.opts.Clock()
-	// The head is awaited, and the client watched, once the transport has written the whole
+	// The head is awaited, and the client checked, once the transport has written the whole
 	// request: the body's last bytes may wait on the backend's flow control after its last read.
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		WroteRequest: func(httptrace.WroteRequestInfo) { x.requestSent() },
@@ -255,7 +255,7 @@ func (x *h2call) finish() {
 			t.Stop()
 		}
 	}
-	w := x.watch
+	checking := x.checking
 	x.mu.Unlock()
 	if x.cancel != nil {
 		x.cancel()
@@ -269,8 +269,8 @@ func (x *h2call) finish() {
 			x.a.keep = false // the rest of the body is unread: the connection cannot serve another request
 		}
 	}
-	if w != nil {
-		w.stop()
+	if checking {
+		c.dl.Uncheck()
 	}
 	if x.resp != nil {
 		_ = x.resp.Body.Close()
@@ -281,7 +281,7 @@ func (x *h2call) finish() {
 }
 
 // requestSent records that the transport has written the whole request: the response head is now
-// awaited within the header timeout, and the client is watched. Called from the transport's
+// awaited within the header timeout, and the client is checked. Called from the transport's
 // goroutine.
 func (x *h2call) requestSent() {
 	c := x.c
@@ -299,9 +299,11 @@ func (x *h2call) requestSent() {
 		wait = pt
 	}
 	x.headT = time.AfterFunc(wait, func() { x.fire(whyHead) })
-	if x.body == nil || x.body.isDone() {
-		// Not while a body cut short (the answer came first) may still be being stopped.
-		x.watch = startClientWatch(x)
+	if c.checked && (x.body == nil || x.body.isDone()) {
+		// Not while a body cut short (the answer came first) may still be being stopped. A
+		// client found gone closes c.up, whose stand-in cancels the stream (h2Abort).
+		c.dl.Check(clientCheckEvery)
+		x.checking = true
 	}
 }
 

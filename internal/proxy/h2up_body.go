@@ -1,10 +1,8 @@
 package proxy
 
 import (
-	"crypto/tls"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/textproto"
 	"sync"
@@ -287,51 +285,4 @@ func (b *h2ReqBody) disarm() {
 		_ = b.c.nc.SetReadDeadline(time.Time{})
 	}
 	b.mu.Unlock()
-}
-
-// clientWatch waits on a client connection while the request is complete and the engine waits on
-// the backend, so that a client that goes away (end of stream, reset) cancels the backend's
-// stream, as nginx does. It only peeks (clientGone): bytes that arrive meanwhile, a pipelined
-// request, stay where the engine reads them next, and end the watch.
-type clientWatch struct {
-	nc   net.Conn
-	x    *h2call
-	done chan struct{}
-
-	mu      sync.Mutex
-	stopped bool
-}
-
-// startClientWatch watches x's client when its connection is a socket of ours (an HTTP/2 front
-// end's stream says so with its context instead). It returns nil when there is nothing to watch.
-func startClientWatch(x *h2call) *clientWatch {
-	switch x.c.nc.(type) {
-	case *net.TCPConn, *tls.Conn:
-	default:
-		return nil
-	}
-	w := &clientWatch{nc: x.c.nc, x: x, done: make(chan struct{})}
-	go w.run()
-	return w
-}
-
-func (w *clientWatch) run() {
-	defer close(w.done)
-	gone, err := clientGone(w.nc)
-	w.mu.Lock()
-	stopped := w.stopped
-	w.mu.Unlock()
-	if !stopped && err == nil && gone {
-		w.x.fire(whyClient)
-	}
-}
-
-// stop ends the watch; once it returns, the watch no longer touches the connection.
-func (w *clientWatch) stop() {
-	w.mu.Lock()
-	w.stopped = true
-	w.mu.Unlock()
-	_ = w.nc.SetReadDeadline(aLongTimeAgo)
-	<-w.done
-	_ = w.nc.SetReadDeadline(time.Time{})
 }
